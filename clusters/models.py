@@ -1,0 +1,48 @@
+from django.db import models
+
+
+class MemberCluster(models.Model):
+    """A Karmada member cluster, mirrored from its `Cluster` object by the inventory sync."""
+
+    name = models.CharField(max_length=253, unique=True)
+    ready = models.BooleanField(default=False)
+    ready_message = models.TextField(blank=True)
+    kubernetes_version = models.CharField(max_length=50, blank=True)
+    sync_mode = models.CharField(max_length=10, blank=True)
+    api_endpoint = models.CharField(max_length=500, blank=True)
+    region = models.CharField(max_length=100, blank=True)
+    zone = models.CharField(max_length=100, blank=True)
+
+    cpu_allocatable = models.FloatField(default=0, help_text="cores")
+    cpu_allocated = models.FloatField(default=0, help_text="cores")
+    memory_allocatable_gib = models.FloatField(default=0)
+    memory_allocated_gib = models.FloatField(default=0)
+    gpu_allocatable = models.FloatField(default=0)
+    gpu_allocated = models.FloatField(default=0)
+    node_count = models.PositiveIntegerField(default=0)
+
+    # False once Karmada no longer lists it; kept so old jobs still name a known cluster.
+    present = models.BooleanField(default=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def cpu_free(self) -> float:
+        return max(self.cpu_allocatable - self.cpu_allocated, 0.0)
+
+    @property
+    def memory_free_gib(self) -> float:
+        return max(self.memory_allocatable_gib - self.memory_allocated_gib, 0.0)
+
+    @property
+    def gpu_free(self) -> float:
+        return max(self.gpu_allocatable - self.gpu_allocated, 0.0)
+
+    @property
+    def has_gpu(self) -> bool:
+        return self.gpu_allocatable > 0

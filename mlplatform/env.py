@@ -1,0 +1,133 @@
+"""Small, strict readers for configuration from the environment.
+
+Every setting the platform reads goes through these helpers so that a bad value fails
+loudly at start-up instead of surfacing as odd behaviour later, and so that secrets
+mounted as files (Kubernetes secrets, Docker secrets) work through ``NAME_FILE``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+def envstr(name: str, default: str | None = None) -> str | None:
+    """Return ``$NAME``, else the contents of the file named by ``$NAME_FILE``, else default."""
+    value = os.environ.get(name)
+    if value is not None and value != "":
+        return value
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE={path!r} cannot be read: {exc}") from exc
+    return default
+
+
+def envbool(name: str, default: bool) -> bool:
+    value = envstr(name)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean (use true/false)")
+
+
+def envint(name: str, default: int) -> int:
+    value = envstr(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={value!r} is not an integer") from exc
+
+
+def envlist(name: str, default: list[str]) -> list[str]:
+    value = envstr(name)
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """Parse Go-style short durations (``1s``, ``500ms``, ``2m``; a bare number is seconds)."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 1s, 500ms or 2m")
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"{text!r} must be longer than zero")
+    return seconds
+
+
+def envduration(name: str, default: str) -> float:
+    value = envstr(name, default)
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from exc
+
+
+_LIBPQ_PAIR = re.compile(r"\s*(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S*)")
+
+
+def libpq_to_url(dsn: str) -> str:
+    """Turn a libpq keyword DSN (``host=db user=u password=p dbname=x sslmode=disable``)
+    into a ``postgres://`` URL; the original platform documented this form."""
+    params: dict[str, str] = {}
+    pos = 0
+    dsn = dsn.strip()
+    while pos < len(dsn):
+        match = _LIBPQ_PAIR.match(dsn, pos)
+        if not match or match.end() == pos:
+            raise ValueError(f"cannot parse database DSN near {dsn[pos:pos + 20]!r}")
+        key, value = match.group(1), match.group(2)
+        if value.startswith("'"):
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        params[key] = value
+        pos = match.end()
+    host = params.pop("host", "localhost")
+    port = params.pop("port", "")
+    user = params.pop("user", "")
+    password = params.pop("password", "")
+    dbname = params.pop("dbname", user or "postgres")
+    auth = ""
+    if user:
+        auth = quote(user, safe="")
+        if password:
+            auth += ":" + quote(password, safe="")
+        auth += "@"
+    netloc = f"{auth}{host}" + (f":{port}" if port else "")
+    query = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
+    return f"postgres://{netloc}/{quote(dbname, safe='')}" + (f"?{query}" if query else "")
+
+
+def database_config(value: str | None, default_sqlite: Path) -> dict:
+    """Django DATABASES['default'] from DATABASE_URL in URL or libpq keyword form."""
+    import dj_database_url
+
+    if not value:
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(default_sqlite)}
+    if "://" not in value and "=" in value:
+        try:
+            value = libpq_to_url(value)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"DATABASE_URL: {exc}") from exc
+    try:
+        config = dj_database_url.parse(value, conn_max_age=60, conn_health_checks=True)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL: {exc}") from exc
+    return config

@@ -1,0 +1,207 @@
+"""mlplatform settings. All environment reading happens here, through mlplatform.env.
+
+With nothing set the platform runs on embedded defaults (SQLite and a filesystem Celery
+broker under var/); DATABASE_URL, REDIS_URL and KARMADA_KUBECONFIG_PATH switch it to
+PostgreSQL, Redis and a real Karmada control plane.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from mlplatform.env import (
+    database_config,
+    envbool,
+    envduration,
+    envint,
+    envlist,
+    envstr,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(envstr("MLPLATFORM_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    key = envstr("SECRET_KEY")
+    if key:
+        return key
+    # A stable key for a single-host run with no configuration; deployments set SECRET_KEY.
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = envbool("DEBUG", False)
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_htmx",
+    "clusters",
+    "jobs",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "mlplatform.middleware.LoginRequiredMiddleware",
+]
+
+ROOT_URLCONF = "mlplatform.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "mlplatform.wsgi.application"
+
+DATABASES = {"default": database_config(envstr("DATABASE_URL"), VAR_DIR / "mlplatform.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "jobs:list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(envstr("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Without collectstatic (make run, tests) whitenoise serves straight from the finders.
+WHITENOISE_USE_FINDERS = True
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "jobs.api.errors.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "jobs.api.pagination.JobPagination",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "mlplatform API",
+    "DESCRIPTION": "Create, watch and delete distributed training jobs on Karmada member clusters.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Karmada ------------------------------------------------------------------------
+# Unset: `make run` starts the local testbed and sets it; the platform then talks to it.
+KARMADA_KUBECONFIG_PATH = envstr("KARMADA_KUBECONFIG_PATH")
+MGMT_KUBECONFIG_PATH = envstr("MGMT_KUBECONFIG_PATH")
+KARMADA_REQUEST_TIMEOUT = 10.0
+
+# Built-in algorithm images per framework (algorithm.source = "default").
+DEFAULT_IMAGES = {
+    "tensorflow": "kubeflow/tf-mnist-with-summaries:latest",
+    "pytorch": "kubeflow/pytorch-dist-mnist:latest",
+    "xgboost": "kubeflow/xgboost-dist-iris:latest",
+    "lightgbm": "kubeflow/lightgbm-dist-py-test:1.0",
+    "jax": "kubeflow/jaxjob-simple:latest",
+    "horovod": "horovod/horovod:0.28.1",
+    "deepspeed": "mpioperator/deepspeed:latest",
+}
+
+# --- Celery -------------------------------------------------------------------------
+JOB_MONITOR_INTERVAL = envduration("JOB_MONITOR_INTERVAL", "1s")
+REDIS_URL = envstr("REDIS_URL")
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+else:
+    # No server needed: kombu's filesystem transport, for `make run` on a bare machine.
+    _broker_dir = VAR_DIR / "celery-broker"
+    for _sub in ("in", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "in"),
+        "data_folder_out": str(_broker_dir / "in"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_BEAT_SCHEDULE = {
+    "job-status-sync": {
+        "task": "jobs.tasks.job_status_sync_task",
+        "schedule": JOB_MONITOR_INTERVAL,
+        # A late sync is worthless: the next one is already due.
+        "options": {"expires": max(JOB_MONITOR_INTERVAL, 1.0)},
+    },
+    "job-pending-sweep": {
+        "task": "jobs.tasks.job_pending_sweep_task",
+        "schedule": 15.0,
+        "options": {"expires": 15.0},
+    },
+    "cluster-inventory-sync": {
+        "task": "clusters.tasks.cluster_inventory_sync_task",
+        "schedule": 10.0,
+        "options": {"expires": 10.0},
+    },
+}
+# Jobs Pending longer than this are re-enqueued by the sweep.
+JOB_PENDING_RESUBMIT_AFTER = envint("JOB_PENDING_RESUBMIT_AFTER", 30)
+JOB_SUBMIT_MAX_RETRIES = 8
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    "loggers": {"kubernetes": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+}
