@@ -27,7 +27,9 @@ def make_user(db, django_user_model):
 
     def make(username: str, *, namespaces: tuple[str, ...] = (), staff: bool = False):
         user = django_user_model.objects.create_user(
-            username=username, password=f"{username}-pass-123", is_staff=staff,
+            username=username,
+            password=f"{username}-pass-123",
+            is_staff=staff,
             is_superuser=staff,
         )
         for ns in namespaces:
@@ -89,3 +91,122 @@ def api_charlie(charlie):
 @pytest.fixture
 def api_operator(operator):
     return _api_client(operator)
+
+
+# --- the real multi-cluster testbed and a real Celery worker + beat -------------------
+
+
+@pytest.fixture(scope="session")
+def testbed():
+    """The local Karmada testbed: started once per run (built first if needed) or reused."""
+    from testbed.api import ensure_up
+
+    try:
+        return ensure_up()
+    except RuntimeError as exc:
+        pytest.fail(
+            f"The Karmada testbed is not available: {exc}\n"
+            "Start it with `make testbed-up` (logs under .testbed/logs/).",
+            pytrace=False,
+        )
+
+
+@pytest.fixture
+def karmada(testbed, settings):
+    """A Karmada client for the testbed; the code under test talks to the same one."""
+    from clusters.client import get_client
+
+    settings.KARMADA_KUBECONFIG_PATH = str(testbed.karmada_kubeconfig)
+    return get_client()
+
+
+def _test_database_url() -> str:
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    cfg = connection.settings_dict
+    auth = quote(cfg["USER"], safe="")
+    if cfg.get("PASSWORD"):
+        auth += ":" + quote(cfg["PASSWORD"], safe="")
+    port = f":{cfg['PORT']}" if cfg.get("PORT") else ""
+    return f"postgres://{auth}@{cfg['HOST'] or '127.0.0.1'}{port}/{cfg['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_stack(django_db_setup, django_db_blocker, testbed, tmp_path_factory):
+    """A real `celery worker --beat` process on the test database, Redis and the testbed.
+
+    Session-scoped: the worker keeps running across tests; tests that use it need
+    `transactional_db` so the rows they write are committed and visible to it.
+    """
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import redis
+
+    redis_url = settings.REDIS_URL
+    if not redis_url:
+        pytest.fail("REDIS_URL is unset; run the tests with `make test`.", pytrace=False)
+    try:
+        redis.Redis.from_url(redis_url).flushdb()
+    except redis.RedisError as exc:
+        pytest.fail(
+            f"Redis at {redis_url} is not reachable ({exc}); start it with "
+            "scripts/test-services.sh or run `make test`.",
+            pytrace=False,
+        )
+    workdir = tmp_path_factory.mktemp("celery")
+    log_path = Path(os.environ.get("MLPLATFORM_TEST_LOGS", workdir)) / "celery-worker.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "REDIS_URL": redis_url,
+        "KARMADA_KUBECONFIG_PATH": str(testbed.karmada_kubeconfig),
+        "MLPLATFORM_VAR_DIR": str(workdir),
+        "JOB_PENDING_RESUBMIT_AFTER": "10",
+    }
+    env.pop("DATABASE_URL_FILE", None)
+    log_file = open(log_path, "w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "mlplatform",
+            "worker",
+            "--beat",
+            "--loglevel=INFO",
+            "--concurrency=2",
+            f"--schedule={workdir / 'beat-schedule'}",
+        ],
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        cwd=settings.BASE_DIR,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(
+                f"celery worker exited with {proc.returncode}; see {log_path}:\n"
+                + log_path.read_text()[-3000:],
+                pytrace=False,
+            )
+        if "ready." in log_path.read_text():
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail(f"celery worker did not become ready in 60s; see {log_path}", pytrace=False)
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log_file.close()

@@ -93,7 +93,7 @@ def libpq_to_url(dsn: str) -> str:
     while pos < len(dsn):
         match = _LIBPQ_PAIR.match(dsn, pos)
         if not match or match.end() == pos:
-            raise ValueError(f"cannot parse database DSN near {dsn[pos:pos + 20]!r}")
+            raise ValueError(f"cannot parse database DSN near {dsn[pos : pos + 20]!r}")
         key, value = match.group(1), match.group(2)
         if value.startswith("'"):
             value = re.sub(r"\\(.)", r"\1", value[1:-1])
@@ -120,7 +120,17 @@ def database_config(value: str | None, default_sqlite: Path) -> dict:
     import dj_database_url
 
     if not value:
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(default_sqlite)}
+        # Web, worker and beat share the file: WAL and immediate transactions keep the
+        # one-second sync from tripping over page requests ("database is locked").
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(default_sqlite),
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
     if "://" not in value and "=" in value:
         try:
             value = libpq_to_url(value)

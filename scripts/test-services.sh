@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs (Debian packages, when missing) and starts the PostgreSQL and Redis servers the
-# test suite uses, on loopback, idempotently. Used by .ci/run; handy on a dev machine too.
+# test suite uses (and installs Chromium for the browser tests), on loopback, idempotently. Used by .ci/run; handy on a dev machine too.
 #
 #   PGPORT (5432), REDIS_PORT (6379); role/database/password: mlplatform
 set -euo pipefail
@@ -11,6 +11,8 @@ log() { printf '[services] %s\n' "$*"; }
 need=()
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# The browser tests drive Debian's Chromium through Playwright (never a downloaded browser).
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   apt-get update -qq

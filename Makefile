@@ -1,0 +1,54 @@
+# mlplatform — the two commands a fresh machine needs: `make run` and `make test`.
+SHELL := /bin/bash
+PY := .venv/bin/python
+PYTEST_ARGS ?=
+TEST_DATABASE_URL ?= postgres://mlplatform:mlplatform@127.0.0.1:5432/mlplatform
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test venv services testbed-build testbed-up testbed-down testbed-status lint fmt bench deploy check-deploy clean
+
+venv: .venv/.installed
+.venv/.installed: requirements.txt requirements-dev.txt
+	@test -x $(PY) || python3 -m venv .venv
+	.venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+## Run the whole platform (web + worker + beat, local testbed unless KARMADA_KUBECONFIG_PATH is set)
+run: venv
+	scripts/run.sh
+
+## Run every test on real PostgreSQL, Redis, Celery and the local testbed
+test: venv services
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+services:
+	scripts/test-services.sh
+
+testbed-build:
+	testbed/build.sh
+
+testbed-up: venv
+	$(PY) testbed/testbed.py up
+
+testbed-down: venv
+	$(PY) testbed/testbed.py down
+
+testbed-status: venv
+	$(PY) testbed/testbed.py status
+
+lint: venv
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+fmt: venv
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
+bench: venv services
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) scripts/bench.py
+
+deploy:
+	k8s/deploy.sh
+
+clean:
+	rm -rf var .pytest_cache

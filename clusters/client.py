@@ -1,0 +1,318 @@
+"""The platform's only door to Kubernetes: the Karmada control plane and, through Karmada's
+cluster proxy, its member clusters.
+
+Every API failure is turned into ``ClusterError(permanent=...)`` so callers decide on retries
+without knowing the client library: 4xx other than 409/429 are permanent (the request itself
+is wrong), 5xx, 409 conflicts, 429, timeouts and connection errors are transient. A 409
+AlreadyExists on create is success: names are stable, so a retried create meets its own
+earlier attempt.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import urllib3
+from django.conf import settings
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.utils import parse_quantity
+
+log = logging.getLogger(__name__)
+
+MANAGED_BY_SELECTOR = "app.kubernetes.io/managed-by=mlplatform"
+
+
+class ClusterError(Exception):
+    def __init__(self, message: str, *, permanent: bool, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    """Where an object lives in the API: enough to GET, LIST or DELETE it."""
+
+    api_version: str
+    kind: str
+    plural: str
+    namespace: str | None = None
+    name: str | None = None
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+    @property
+    def version(self) -> str:
+        return self.api_version.rpartition("/")[2]
+
+
+# Plurals of the kinds the platform writes; anything else is looked up by the caller.
+_PLURALS = {
+    "PropagationPolicy": "propagationpolicies",
+    "TFJob": "tfjobs",
+    "PyTorchJob": "pytorchjobs",
+    "XGBoostJob": "xgboostjobs",
+    "JAXJob": "jaxjobs",
+    "MPIJob": "mpijobs",
+    "ResourceInterpreterCustomization": "resourceinterpretercustomizations",
+}
+
+
+def ref_for(obj: dict[str, Any]) -> ResourceRef:
+    kind = obj["kind"]
+    if kind not in _PLURALS:
+        raise ValueError(f"unknown kind {kind}")
+    meta = obj.get("metadata", {})
+    return ResourceRef(
+        obj["apiVersion"], kind, _PLURALS[kind], meta.get("namespace"), meta.get("name")
+    )
+
+
+def quantity(value: Any) -> Decimal:
+    """A Kubernetes quantity (``500m``, ``64Gi``, ``4``) as a number; garbage counts as 0."""
+    if value in (None, ""):
+        return Decimal(0)
+    try:
+        return parse_quantity(value)
+    except (ValueError, TypeError):
+        return Decimal(0)
+
+
+def _error_from(exc: Exception, action: str) -> ClusterError:
+    if isinstance(exc, ApiException):
+        status = exc.status or 0
+        message = exc.reason or ""
+        try:
+            body = json.loads(exc.body or "{}")
+            message = body.get("message") or message
+        except (ValueError, TypeError):
+            pass
+        permanent = 400 <= status < 500 and status not in (409, 429)
+        return ClusterError(
+            f"{action}: {message} (HTTP {status})", permanent=permanent, status=status
+        )
+    if isinstance(exc, (urllib3.exceptions.HTTPError, OSError, TimeoutError)):
+        return ClusterError(f"{action}: Karmada is unreachable: {exc}", permanent=False)
+    return ClusterError(f"{action}: {exc}", permanent=False)
+
+
+class KarmadaClient:
+    """A thin, typed wrapper around the Kubernetes client for one Karmada control plane."""
+
+    def __init__(self, kubeconfig_path: str, *, timeout: float | None = None) -> None:
+        if not os.path.exists(kubeconfig_path):
+            raise ClusterError(
+                f"Karmada kubeconfig {kubeconfig_path} does not exist "
+                "(check KARMADA_KUBECONFIG_PATH)",
+                permanent=False,
+            )
+        configuration = k8s.Configuration()
+        try:
+            k8s_config.load_kube_config(
+                config_file=kubeconfig_path, client_configuration=configuration
+            )
+        except Exception as exc:  # the loader raises bare exceptions of many kinds
+            raise ClusterError(
+                f"cannot load Karmada kubeconfig {kubeconfig_path}: {exc}", permanent=False
+            ) from exc
+        # One sync lists every kind each second: keep the pool warm instead of reconnecting.
+        configuration.connection_pool_maxsize = 8
+        configuration.retries = False
+        self.api = k8s.ApiClient(configuration)
+        self.custom = k8s.CustomObjectsApi(self.api)
+        self.core = k8s.CoreV1Api(self.api)
+        self.timeout = timeout or settings.KARMADA_REQUEST_TIMEOUT
+
+    # --- generic objects -----------------------------------------------------------
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Create ``obj``; if it already exists, return the existing one (a retried create)."""
+        ref = ref_for(obj)
+        try:
+            return self.custom.create_namespaced_custom_object(
+                ref.group,
+                ref.version,
+                ref.namespace,
+                ref.plural,
+                obj,
+                _request_timeout=self.timeout,
+            )
+        except ApiException as exc:
+            if exc.status == 409:
+                existing = self.get(ref)
+                if existing is not None:
+                    return existing
+            raise _error_from(exc, f"create {ref.kind} {ref.namespace}/{ref.name}") from exc
+        except Exception as exc:
+            raise _error_from(exc, f"create {ref.kind} {ref.namespace}/{ref.name}") from exc
+
+    def get(self, ref: ResourceRef) -> dict[str, Any] | None:
+        try:
+            return self.custom.get_namespaced_custom_object(
+                ref.group,
+                ref.version,
+                ref.namespace,
+                ref.plural,
+                ref.name,
+                _request_timeout=self.timeout,
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise _error_from(exc, f"get {ref.kind} {ref.namespace}/{ref.name}") from exc
+        except Exception as exc:
+            raise _error_from(exc, f"get {ref.kind} {ref.namespace}/{ref.name}") from exc
+
+    def delete(self, ref: ResourceRef) -> bool:
+        """Delete; True when the object is gone or going (404 counts as done)."""
+        try:
+            self.custom.delete_namespaced_custom_object(
+                ref.group,
+                ref.version,
+                ref.namespace,
+                ref.plural,
+                ref.name,
+                body=k8s.V1DeleteOptions(propagation_policy="Background"),
+                _request_timeout=self.timeout,
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return True
+            raise _error_from(exc, f"delete {ref.kind} {ref.namespace}/{ref.name}") from exc
+        except Exception as exc:
+            raise _error_from(exc, f"delete {ref.kind} {ref.namespace}/{ref.name}") from exc
+        return True
+
+    def list(
+        self, group: str, version: str, plural: str, *, label_selector: str = ""
+    ) -> list[dict]:
+        """Every object of one kind in every namespace: the sync's one request per kind."""
+        try:
+            result = self.custom.list_cluster_custom_object(
+                group, version, plural, label_selector=label_selector, _request_timeout=self.timeout
+            )
+        except ApiException as exc:
+            if exc.status == 404:  # kind not installed: nothing of it can exist
+                return []
+            raise _error_from(exc, f"list {plural}.{group}") from exc
+        except Exception as exc:
+            raise _error_from(exc, f"list {plural}.{group}") from exc
+        return result.get("items", [])
+
+    def apply(self, obj: dict[str, Any], *, field_manager: str = "mlplatform") -> dict[str, Any]:
+        """Server-side apply (cluster-scoped or namespaced custom objects)."""
+        ref = ref_for(obj)
+        path = f"/apis/{ref.group}/{ref.version}/"
+        if ref.namespace:
+            path += f"namespaces/{ref.namespace}/"
+        path += f"{ref.plural}/{ref.name}"
+        try:
+            data, _, _ = self.api.call_api(
+                path,
+                "PATCH",
+                query_params=[("fieldManager", field_manager), ("force", "true")],
+                header_params={
+                    "Content-Type": "application/apply-patch+yaml",
+                    "Accept": "application/json",
+                },
+                body=obj,
+                response_type="object",
+                auth_settings=["BearerToken"],
+                _return_http_data_only=False,
+                _request_timeout=self.timeout,
+            )
+        except Exception as exc:
+            raise _error_from(exc, f"apply {ref.kind} {ref.name}") from exc
+        return data
+
+    def ensure_namespace(self, name: str) -> None:
+        """Karmada propagates namespaces to its members itself; it only needs to exist here."""
+        body = k8s.V1Namespace(
+            metadata=k8s.V1ObjectMeta(
+                name=name, labels={"app.kubernetes.io/managed-by": "mlplatform"}
+            )
+        )
+        try:
+            self.core.create_namespace(body, _request_timeout=self.timeout)
+        except ApiException as exc:
+            if exc.status == 409:
+                return
+            raise _error_from(exc, f"create namespace {name}") from exc
+        except Exception as exc:
+            raise _error_from(exc, f"create namespace {name}") from exc
+
+    # --- Karmada objects -------------------------------------------------------------
+    def list_clusters(self) -> list[dict]:
+        return self.list("cluster.karmada.io", "v1alpha1", "clusters")
+
+    def list_resource_bindings(self) -> list[dict]:
+        # Bindings do not carry the template's labels, so the sync lists them all and
+        # matches by name (<name>-<kind>); one request whatever the number of jobs.
+        return self.list("work.karmada.io", "v1alpha2", "resourcebindings")
+
+    # --- member clusters through Karmada's cluster proxy -------------------------------
+    def member_get(
+        self, cluster: str, path: str, *, query: dict[str, str] | None = None, raw: bool = False
+    ) -> Any:
+        """GET ``path`` (``/api/v1/...``) on a member cluster through Karmada's proxy."""
+        full = f"/apis/cluster.karmada.io/v1alpha1/clusters/{cluster}/proxy{path}"
+        try:
+            response = self.api.call_api(
+                full,
+                "GET",
+                query_params=list((query or {}).items()),
+                header_params={"Accept": "application/json, */*"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _return_http_data_only=True,
+                _request_timeout=self.timeout,
+            )
+            body = response.data.decode("utf-8", errors="replace")
+        except Exception as exc:
+            raise _error_from(exc, f"GET {path} on {cluster}") from exc
+        return body if raw else json.loads(body)
+
+    def member_pods(self, cluster: str, namespace: str, label_selector: str) -> list[dict]:
+        result = self.member_get(
+            cluster, f"/api/v1/namespaces/{namespace}/pods", query={"labelSelector": label_selector}
+        )
+        return result.get("items", [])
+
+    def member_pod_log(
+        self, cluster: str, namespace: str, pod: str, *, tail_lines: int = 500
+    ) -> str:
+        return self.member_get(
+            cluster,
+            f"/api/v1/namespaces/{namespace}/pods/{pod}/log",
+            query={"tailLines": str(tail_lines)},
+            raw=True,
+        )
+
+
+_local = threading.local()
+
+
+def get_client() -> KarmadaClient:
+    """The process's client for the configured Karmada (rebuilt after a fork or config change)."""
+    path = settings.KARMADA_KUBECONFIG_PATH
+    if not path:
+        raise ClusterError(
+            "Karmada is not configured: set KARMADA_KUBECONFIG_PATH "
+            "(make run starts a local testbed and sets it for you)",
+            permanent=False,
+        )
+    key = (os.getpid(), path)
+    cached = getattr(_local, "client", None)
+    if cached is None or cached[0] != key:
+        _local.client = (key, KarmadaClient(path))
+    return _local.client[1]

@@ -1,0 +1,118 @@
+"""Pure mapping from what Karmada reports (the job template's aggregated status and its
+ResourceBinding) to the platform's status. No I/O, so every rule is unit-tested."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+
+from jobs.models import FINAL_STATUSES, JobStatus
+
+# A sync may read a state older than one it already wrote (aggregation lags, a binding is
+# re-created); statuses only move forward, except Running <-> Restarting.
+_RANK = {
+    JobStatus.SUBMITTED: 1,
+    JobStatus.SCHEDULED: 2,
+    JobStatus.RUNNING: 3,
+    JobStatus.RESTARTING: 3,
+    JobStatus.SUCCEEDED: 4,
+    JobStatus.FAILED: 4,
+}
+
+_CONDITION_STATUS = {
+    "Succeeded": JobStatus.SUCCEEDED,
+    "Failed": JobStatus.FAILED,
+    "Restarting": JobStatus.RESTARTING,
+    "Running": JobStatus.RUNNING,
+}
+
+
+@dataclass(frozen=True)
+class Observed:
+    status: str
+    reason: str = ""
+    message: str = ""
+    cluster: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+def _true_conditions(obj: dict[str, Any]) -> dict[str, dict]:
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return {c.get("type"): c for c in conditions if c.get("status") == "True"}
+
+
+def _binding_cluster(binding: dict[str, Any] | None) -> str:
+    clusters = ((binding or {}).get("spec") or {}).get("clusters") or []
+    return clusters[0].get("name", "") if clusters else ""
+
+
+def _binding_condition(binding: dict[str, Any] | None, kind: str) -> dict | None:
+    for cond in ((binding or {}).get("status") or {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            return cond
+    return None
+
+
+def _apply_problem(binding: dict[str, Any] | None) -> str:
+    for item in ((binding or {}).get("status") or {}).get("aggregatedStatus") or []:
+        if item.get("applied") is False and item.get("appliedMessage"):
+            return f"{item.get('clusterName')}: {item['appliedMessage']}"
+    return ""
+
+
+def observe(workload: dict[str, Any], binding: dict[str, Any] | None) -> Observed:
+    """What the platform status of a job should be, given its objects on Karmada."""
+    status_block = workload.get("status") or {}
+    cluster = _binding_cluster(binding)
+    started = parse_datetime(status_block["startTime"]) if status_block.get("startTime") else None
+    finished = (
+        parse_datetime(status_block["completionTime"])
+        if status_block.get("completionTime")
+        else None
+    )
+    true = _true_conditions(workload)
+    for kind in ("Succeeded", "Failed", "Restarting", "Running"):
+        if kind in true:
+            cond = true[kind]
+            return Observed(
+                status=_CONDITION_STATUS[kind],
+                reason=cond.get("reason", "") or kind,
+                message=cond.get("message", "") or "",
+                cluster=cluster,
+                started_at=started,
+                finished_at=finished,
+            )
+    scheduled = _binding_condition(binding, "Scheduled")
+    if scheduled and scheduled.get("status") == "True" and cluster:
+        problem = _apply_problem(binding)
+        return Observed(
+            status=JobStatus.SCHEDULED,
+            reason="ApplyFailed" if problem else scheduled.get("reason", "") or "Scheduled",
+            message=problem or f"Karmada placed the job on {cluster}.",
+            cluster=cluster,
+        )
+    if scheduled and scheduled.get("status") == "False":
+        # Not schedulable (yet): stays Submitted, but the user sees the scheduler's words.
+        return Observed(
+            status=JobStatus.SUBMITTED,
+            reason=scheduled.get("reason", "") or "Unschedulable",
+            message=scheduled.get("message", "") or "",
+        )
+    return Observed(status=JobStatus.SUBMITTED)
+
+
+def advances(current: str, observed: Observed, current_reason: str, current_message: str) -> bool:
+    """True when ``observed`` should be written over ``current``."""
+    if current in FINAL_STATUSES:
+        return False
+    old, new = _RANK.get(current, 0), _RANK.get(observed.status, 0)
+    if new < old:
+        return False
+    if new > old or observed.status != current:
+        return True
+    # Same status: refresh only when Karmada's explanation changed (e.g. unschedulable).
+    return (observed.reason, observed.message) != (current_reason, current_message)

@@ -1,0 +1,121 @@
+"""The mapping from Karmada's view of a job to the platform status (pure)."""
+
+import pytest
+
+from jobs.models import JobStatus
+from jobs.status import Observed, advances, observe
+
+
+def workload(*conditions, start=None, done=None):
+    status = {
+        "conditions": [
+            {"type": t, "status": s, "reason": r, "message": m} for t, s, r, m in conditions
+        ]
+    }
+    if start:
+        status["startTime"] = start
+    if done:
+        status["completionTime"] = done
+    return {"kind": "XGBoostJob", "status": status}
+
+
+def binding(
+    scheduled="True", cluster="member-cluster-1", reason="Success", message="", applied=None
+):
+    b = {
+        "spec": {"clusters": [{"name": cluster}] if cluster else []},
+        "status": {
+            "conditions": [
+                {"type": "Scheduled", "status": scheduled, "reason": reason, "message": message}
+            ]
+        },
+    }
+    if applied is not None:
+        b["status"]["aggregatedStatus"] = [applied]
+    return b
+
+
+def test_it_is_submitted_before_karmada_schedules():
+    assert observe({"kind": "TFJob"}, None).status == JobStatus.SUBMITTED
+
+
+def test_it_is_scheduled_with_the_bound_cluster():
+    seen = observe({"kind": "TFJob"}, binding())
+    assert (seen.status, seen.cluster) == (JobStatus.SCHEDULED, "member-cluster-1")
+
+
+def test_it_shows_why_karmada_cannot_schedule():
+    seen = observe(
+        {},
+        binding(
+            scheduled="False",
+            cluster="",
+            reason="NoClusterFit",
+            message="0/2 clusters are available",
+        ),
+    )
+    assert seen.status == JobStatus.SUBMITTED
+    assert (seen.reason, seen.message) == ("NoClusterFit", "0/2 clusters are available")
+
+
+def test_it_reports_apply_failures_on_the_member():
+    seen = observe(
+        {},
+        binding(
+            applied={
+                "clusterName": "member-cluster-1",
+                "applied": False,
+                "appliedMessage": "no matches for kind",
+            }
+        ),
+    )
+    assert seen.status == JobStatus.SCHEDULED
+    assert seen.reason == "ApplyFailed" and "no matches for kind" in seen.message
+
+
+@pytest.mark.parametrize(
+    ("conditions", "expected"),
+    [
+        ([("Created", "True", "", "")], JobStatus.SCHEDULED),
+        ([("Created", "True", "", ""), ("Running", "True", "JobRunning", "")], JobStatus.RUNNING),
+        ([("Running", "False", "", ""), ("Restarting", "True", "R", "")], JobStatus.RESTARTING),
+        (
+            [("Running", "False", "", ""), ("Succeeded", "True", "XGBoostJobSucceeded", "ok")],
+            JobStatus.SUCCEEDED,
+        ),
+        (
+            [("Running", "False", "", ""), ("Failed", "True", "XGBoostJobFailed", "boom")],
+            JobStatus.FAILED,
+        ),
+    ],
+)
+def test_it_maps_kubeflow_conditions(conditions, expected):
+    assert observe(workload(*conditions), binding()).status == expected
+
+
+def test_it_keeps_the_condition_reason_and_times():
+    seen = observe(
+        workload(
+            ("Failed", "True", "PyTorchJobFailed", "pod exited 1"),
+            start="2026-01-01T00:00:00Z",
+            done="2026-01-01T00:01:00Z",
+        ),
+        binding(),
+    )
+    assert (seen.reason, seen.message) == ("PyTorchJobFailed", "pod exited 1")
+    assert seen.started_at.isoformat() == "2026-01-01T00:00:00+00:00"
+    assert seen.finished_at.minute == 1
+
+
+def test_it_never_moves_backwards():
+    assert not advances(JobStatus.RUNNING, Observed(JobStatus.SCHEDULED), "", "")
+    assert not advances(JobStatus.SUCCEEDED, Observed(JobStatus.FAILED), "", "")
+    assert advances(JobStatus.RUNNING, Observed(JobStatus.RESTARTING), "", "")
+    assert advances(JobStatus.RESTARTING, Observed(JobStatus.RUNNING), "", "")
+    assert advances(JobStatus.SUBMITTED, Observed(JobStatus.SUCCEEDED), "", "")
+
+
+def test_it_refreshes_the_message_only_when_it_changed():
+    seen = Observed(JobStatus.SUBMITTED, reason="NoClusterFit", message="0/2")
+    assert advances(JobStatus.SUBMITTED, seen, "", "")
+    assert not advances(JobStatus.SUBMITTED, seen, "NoClusterFit", "0/2")
