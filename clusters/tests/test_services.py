@@ -82,11 +82,12 @@ def test_it_refuses_a_gpu_job_named_only_for_a_cpu_cluster(fleet):
 
 def test_it_says_which_resource_is_short_where(fleet):
     with pytest.raises(SpecError) as err:
-        placement_candidates(target_clusters=[], demand=Demand(100, 300, 0))
+        placement_candidates(target_clusters=[], demand=Demand(200, 300, 0))
     text = err.value.fields["resources"][0]
-    assert "gpu needs 100 CPU, 64 free" in text
+    assert "gpu needs 200 CPU, 64 free" in text
     assert "gpu needs 300 GiB memory, 256 GiB free" in text
-    assert "cpu needs 100 CPU" not in text  # 100 CPU fits in 128: only its memory is short
+    assert "cpu needs 200 CPU, 128 free" in text
+    assert "cpu needs 300 GiB" not in text  # 300 GiB fits in 512: only its CPU is short
 
 
 def test_it_rejects_unknown_and_unready_clusters_by_name(fleet):
