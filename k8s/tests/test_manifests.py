@@ -45,7 +45,10 @@ def test_base_places_everything_in_ml_platform(base_objects):
 def test_example_overlay_sets_image_namespace_and_port(example_objects):
     objects = by_kind(example_objects)
     assert ("Namespace", "ml-platform-staging") in objects
-    assert {o["metadata"].get("namespace") for o in example_objects} == {None, "ml-platform-staging"}
+    assert {o["metadata"].get("namespace") for o in example_objects} == {
+        None,
+        "ml-platform-staging",
+    }
     images = {
         c["image"]
         for _, spec in pod_templates(example_objects)
@@ -108,7 +111,11 @@ def test_processes_run_the_documented_commands(base_objects):
     def command(kind, name):
         return objects[kind, name]["spec"]["template"]["spec"]["containers"][0]["command"]
 
-    assert command("Deployment", "mlplatform-worker")[:3] == ["celery", "--app=mlplatform", "worker"]
+    assert command("Deployment", "mlplatform-worker")[:3] == [
+        "celery",
+        "--app=mlplatform",
+        "worker",
+    ]
     # Celery's default concurrency follows the node's CPUs, not the pod's limits.
     assert any(a.startswith("--concurrency=") for a in command("Deployment", "mlplatform-worker"))
     assert command("Job", "mlplatform-migrate") == ["python", "manage.py", "migrate", "--noinput"]
@@ -116,7 +123,9 @@ def test_processes_run_the_documented_commands(base_objects):
 
 def test_platform_pods_wait_for_migrations(base_objects):
     for workload, spec in pod_templates(base_objects):
-        if workload["kind"] == "Deployment" and workload["metadata"]["name"].startswith("mlplatform"):
+        if workload["kind"] == "Deployment" and workload["metadata"]["name"].startswith(
+            "mlplatform"
+        ):
             (init,) = spec["initContainers"]
             assert "migrate --check" in init["command"][-1], workload["metadata"]["name"]
 
@@ -124,7 +133,10 @@ def test_platform_pods_wait_for_migrations(base_objects):
 def test_postgres_keeps_its_data(base_objects):
     pg = by_kind(base_objects)["StatefulSet", "postgres"]
     (claim,) = pg["spec"]["volumeClaimTemplates"]
-    mounts = {m["name"]: m["mountPath"] for m in pg["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
+    mounts = {
+        m["name"]: m["mountPath"]
+        for m in pg["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    }
     assert mounts[claim["metadata"]["name"]] == "/var/lib/postgresql/data"
     assert pg["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Retain"
 
@@ -157,7 +169,6 @@ def test_selectors_select_pods(base_objects):
 def test_file_settings_point_at_mounted_files(base_objects):
     """Every *_FILE and kubeconfig path in the config is a file some mounted Secret
     provides, in every platform container that reads the config (init containers too)."""
-    objects = by_kind(base_objects)
     config = next(o for o in base_objects if o["kind"] == "ConfigMap")["data"]
     file_settings = {k: v for k, v in config.items() if k.endswith("_FILE")}
     assert {"DATABASE_URL_FILE", "SECRET_KEY_FILE"} <= set(file_settings)
@@ -179,7 +190,9 @@ def test_file_settings_point_at_mounted_files(base_objects):
                 wanted["KARMADA_KUBECONFIG_PATH"] = config["KARMADA_KUBECONFIG_PATH"]
             for setting, path in wanted.items():
                 parent = str(PurePosixPath(path).parent / "*")
-                assert path in provided or parent in provided, f"{where}: {setting}={path} not mounted"
+                assert path in provided or parent in provided, (
+                    f"{where}: {setting}={path} not mounted"
+                )
 
 
 def test_writable_paths_are_volumes(base_objects):

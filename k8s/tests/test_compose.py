@@ -1,0 +1,81 @@
+"""docker-compose.yml, checked by Compose itself (`config`, client only: no engine needed)."""
+
+from __future__ import annotations
+
+import yaml
+from deploytools import REPO, compose_command, run
+
+COMPOSE = REPO / "docker-compose.yml"
+
+
+def config(env: dict[str, str], check: bool = True):
+    base = {"PATH": "/usr/bin:/bin:/usr/local/bin"}
+    return run([*compose_command(), "-f", str(COMPOSE), "config"], env={**base, **env}, check=check)
+
+
+def services(kubeconfig) -> dict:
+    return yaml.safe_load(config({"KARMADA_KUBECONFIG": str(kubeconfig)}).stdout)["services"]
+
+
+def test_compose_accepts_the_file(fake_karmada_kubeconfig):
+    assert set(services(fake_karmada_kubeconfig)) == {
+        "setup",
+        "postgres",
+        "redis",
+        "migrate",
+        "web",
+        "worker",
+        "beat",
+    }
+
+
+def test_it_asks_for_the_karmada_kubeconfig():
+    result = config({}, check=False)
+    assert result.returncode != 0
+    assert "set KARMADA_KUBECONFIG" in result.stdout + result.stderr
+
+
+def test_startup_order_waits_for_health_and_migration(fake_karmada_kubeconfig):
+    s = services(fake_karmada_kubeconfig)
+    assert s["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name in ("web", "worker", "beat"):
+        deps = s[name]["depends_on"]
+        assert deps["migrate"]["condition"] == "service_completed_successfully", name
+        assert deps["redis"]["condition"] == "service_healthy", name
+    for name in ("postgres", "redis", "worker"):
+        assert s[name]["healthcheck"]["test"], name
+    # web uses the image's HEALTHCHECK (GET /health); it must not be switched off.
+    assert "healthcheck" not in s["web"] or not s["web"]["healthcheck"].get("disable")
+
+
+def test_data_and_kubeconfig_mounts(fake_karmada_kubeconfig):
+    s = services(fake_karmada_kubeconfig)
+    pg_mounts = s["postgres"]["volumes"]
+    assert any(
+        (m["target"] if isinstance(m, dict) else m.split(":")[1]) == "/var/lib/postgresql/data"
+        for m in pg_mounts
+    )
+    binds = [m for m in s["setup"]["volumes"] if isinstance(m, dict) and m["type"] == "bind"]
+    assert binds and binds[0]["source"] == str(fake_karmada_kubeconfig)
+    assert binds[0]["read_only"] is True
+
+
+def test_web_is_published_on_the_documented_port(fake_karmada_kubeconfig):
+    (port,) = services(fake_karmada_kubeconfig)["web"]["ports"]
+    published = port["published"] if isinstance(port, dict) else port.split(":")[0]
+    target = port["target"] if isinstance(port, dict) else port.split(":")[1]
+    assert str(published) == "8000" and str(target) == "8000"
+
+
+def test_the_platform_runs_hardened(fake_karmada_kubeconfig):
+    s = services(fake_karmada_kubeconfig)
+    for name in ("migrate", "web", "worker", "beat"):
+        assert s[name]["read_only"] is True, name
+        assert s[name]["cap_drop"] == ["ALL"], name
+        assert "user" not in s[name], name  # the image's non-root user
+
+
+def test_the_setup_script_is_valid_python(fake_karmada_kubeconfig):
+    command = services(fake_karmada_kubeconfig)["setup"]["command"]
+    assert command[:2] == ["python", "-c"]
+    compile(command[2], "setup", "exec")
