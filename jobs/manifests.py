@@ -8,7 +8,7 @@ Decisions worth knowing (each is explained where it is made):
 
 * restartPolicy: ``Never``; ``ExitCode`` for Kubeflow v1 kinds when runPolicy.backoffLimit > 0,
   so only processes killed by a signal (exit code >= 128: OOM-kill, preemption) are retried
-  and a failing script (exit code 1-127) fails the job at once. MPIJob replicas are always ``Never``.
+  and a failing script (exit code 1-127) fails the job at once. MPIJob replicas: ``Never``.
 * runPolicy.cleanPodPolicy defaults to ``Running``: finished jobs give their nodes back
   (MPI workers run sshd forever otherwise) while completed pods stay for their logs.
 * MPIJob: launcher runs ``mpirun -np <instances x slots>`` over the program; workers get no
