@@ -1,22 +1,19 @@
-"""
-URL configuration for mlplatform project.
-
-The `urlpatterns` list routes URLs to views. For more information please see:
-    https://docs.djangoproject.com/en/5.2/topics/http/urls/
-Examples:
-Function views
-    1. Add an import:  from my_app import views
-    2. Add a URL to urlpatterns:  path('', views.home, name='home')
-Class-based views
-    1. Add an import:  from other_app.views import Home
-    2. Add a URL to urlpatterns:  path('', Home.as_view(), name='home')
-Including another URLconf
-    1. Import the include() function: from django.urls import include, path
-    2. Add a URL to urlpatterns:  path('blog/', include('blog.urls'))
-"""
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+
+from jobs.api.routing import route
+from jobs.api.views import HealthApi
 
 urlpatterns = [
-    path('admin/', admin.site.urls),
+    *route("health", HealthApi.as_view(), name="health"),
+    path("api/", include("jobs.api.urls")),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("clusters/", include("clusters.urls")),
+    path("", include("jobs.urls")),
 ]
+
+# Unknown /api/ URLs and crashes answer API clients in the API's error shape; pages keep
+# Django's HTML pages.
+handler404 = "jobs.api.errors.page_not_found"
+handler500 = "jobs.api.errors.server_error"

@@ -1,0 +1,151 @@
+"""One JSON error shape for the whole API, produced here and nowhere else:
+
+    {"error": {"message": "...", "fields": {"resources.instanceResources.cpuCores": ["..."]}}}
+
+``fields`` maps the request's dotted camelCase path (or a query parameter's name) to its
+reasons, and is ``{}`` when the error is not about one field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from jobs.exceptions import JobStateError, SpecError
+
+Fields = dict[str, list[str]]
+
+
+class ApiError(exceptions.APIException):
+    """An error the API raises itself, already in our terms (message + fields)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "The request is invalid."
+
+    def __init__(
+        self, message: str | None = None, *, fields: Fields | None = None, status_code: int = 400
+    ) -> None:
+        super().__init__(message or self.default_detail)
+        self.message = message or self.default_detail
+        self.fields = fields or {}
+        self.status_code = status_code
+
+
+def error_body(message: str, fields: Fields | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "fields": fields or {}}}
+
+
+def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
+    """DRF's EXCEPTION_HANDLER. Anything not recognised returns None: DRF re-raises it and
+    Django answers 500 (through ``server_error`` below for /api/), with the traceback logged."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, SpecError):
+        code, message, fields = exc.status_code, exc.message, _clean_fields(exc.fields)
+    elif isinstance(exc, JobStateError):
+        code, message, fields = status.HTTP_409_CONFLICT, str(exc) or "Conflict.", {}
+    elif isinstance(exc, ApiError):
+        code, message, fields = exc.status_code, exc.message, exc.fields
+    elif isinstance(exc, (Http404, ObjectDoesNotExist)):
+        code, message, fields = status.HTTP_404_NOT_FOUND, "Not found.", {}
+    elif isinstance(exc, DjangoPermissionDenied):
+        code, message, fields = status.HTTP_403_FORBIDDEN, _permission_message(exc), {}
+    elif isinstance(exc, exceptions.ValidationError):
+        code = exc.status_code
+        message, fields = _from_validation_detail(exc.detail)
+    elif isinstance(exc, exceptions.APIException):
+        code = exc.status_code
+        message = _text(exc.detail) or exc.default_detail
+        fields = {}
+        if isinstance(exc, exceptions.ParseError):
+            # DRF's own wording ("JSON parse error - Expecting value: line 1 column 1") is
+            # precise but does not say what to fix.
+            message = f"The request body is not valid JSON ({message})."
+        # DRF's handle_exception puts the scheme on auth errors; keep it so 401 stays a 401.
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+    else:
+        return None
+
+    set_rollback()
+    return Response(error_body(str(message), fields), status=code, headers=headers)
+
+
+def _permission_message(exc: DjangoPermissionDenied) -> str:
+    return str(exc) or "You do not have permission to perform this action."
+
+
+def _clean_fields(fields: Mapping[str, Any]) -> Fields:
+    return {str(path): [str(r) for r in _as_list(reasons)] for path, reasons in fields.items()}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _text(detail: Any) -> str:
+    if isinstance(detail, (list, tuple)):
+        return " ".join(_text(d) for d in detail)
+    if isinstance(detail, dict):
+        return " ".join(_text(d) for d in detail.values())
+    return str(detail)
+
+
+def _from_validation_detail(detail: Any) -> tuple[str, Fields]:
+    """Flatten DRF's nested error detail into dotted paths; non-field errors become the
+    message."""
+    fields: Fields = {}
+    general: list[str] = []
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                if key in ("non_field_errors", "__all__"):
+                    walk(sub, path)
+                else:
+                    walk(sub, f"{path}.{key}" if path else str(key))
+        elif isinstance(value, (list, tuple)):
+            if all(not isinstance(v, (dict, list, tuple)) for v in value):
+                for item in value:
+                    (fields.setdefault(path, []) if path else general).append(str(item))
+            else:
+                # A list of per-item errors (ListField children): index each item.
+                for index, sub in enumerate(value):
+                    if sub:
+                        walk(sub, f"{path}.{index}" if path else str(index))
+        else:
+            (fields.setdefault(path, []) if path else general).append(str(value))
+
+    walk(detail, "")
+    message = " ".join(general) if general else "The request is invalid."
+    return message, fields
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None):
+    """handler404: unknown /api/ URLs answer in the API's shape; pages keep Django's page."""
+    if _wants_json(request):
+        return JsonResponse(error_body("Not found."), status=404)
+    from django.views.defaults import page_not_found as default
+
+    return default(request, exception)
+
+
+def server_error(request: HttpRequest):
+    """handler500: even a bug answers /api/ clients in the API's shape."""
+    if _wants_json(request):
+        return JsonResponse(error_body("Internal server error."), status=500)
+    from django.views.defaults import server_error as default
+
+    return default(request)

@@ -1,0 +1,29 @@
+"""/api/…: the REST contract of the original service (no trailing slashes), plus the
+OpenAPI schema and docs."""
+
+from django.urls import path
+
+from jobs.api import views
+from jobs.api.docs import SchemaApi, docs_view
+from jobs.api.routing import by_method, route
+
+app_name = "api"
+
+urlpatterns = [
+    *route(
+        "v1/jobs",
+        by_method(get=views.JobListApi, post=views.JobCreateApi),
+        name="jobs",
+    ),
+    *route(
+        "v1/jobs/<str:job_id>",
+        by_method(get=views.JobDetailApi, delete=views.JobDeleteApi),
+        name="job-detail",
+    ),
+    *route("v1/jobs/<str:job_id>/status", views.JobStatusApi.as_view(), name="job-status"),
+    *route("v1/jobs/<str:job_id>/resubmit", views.JobResubmitApi.as_view(), name="job-resubmit"),
+    *route("v1/clusters", views.ClusterListApi.as_view(), name="clusters"),
+    *route("v1/frameworks", views.FrameworkListApi.as_view(), name="frameworks"),
+    path("schema", SchemaApi.as_view(), name="schema"),
+    path("docs", docs_view(), name="docs"),
+]

@@ -1,0 +1,389 @@
+"""The REST API: one view per operation, HTTP in and out only. Reads go through
+``jobs.selectors``, writes through ``jobs.services``; errors become the one error shape in
+``jobs.api.errors``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection
+from django.db.utils import DatabaseError
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from clusters.selectors import cluster_list
+from jobs import selectors, services
+from jobs.api.base import ApiView
+from jobs.api.errors import ApiError
+from jobs.api.pagination import JobPagination
+from jobs.api.serializers import (
+    ErrorSerializer,
+    JobDetailOutputSerializer,
+    JobOutputSerializer,
+    JobRequestSerializer,
+)
+from jobs.frameworks import FRAMEWORKS
+from jobs.models import Framework, JobStatus, TrainingJob
+
+README_EXAMPLE = {
+    "jobName": "xgboost-training",
+    "namespace": "default",
+    "algorithm": {"source": "default", "algorithmName": "xgboost"},
+    "resources": {
+        "instanceResources": {"cpuCores": 4, "memoryGiB": 8, "gpuCount": 0},
+        "instanceCount": 1,
+        "volumeSizeGB": 20,
+    },
+    "hyperparameters": {
+        "xgboost": {"num_round": 100, "eta": 0.3, "max_depth": 6, "objective": "binary:logistic"}
+    },
+    "targetClusters": ["member-cluster-1"],
+}
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    text = {
+        400: "Invalid request; `fields` names each offending path.",
+        401: "No or invalid credentials.",
+        403: "Not allowed (e.g. no access to the namespace).",
+        404: "No such job, or not visible to you.",
+        409: "The job's status does not allow this.",
+        415: "The body is not JSON.",
+    }
+    return {c: OpenApiResponse(ErrorSerializer, description=text[c]) for c in codes}
+
+
+def _get_job(request: Request, job_id: str) -> TrainingJob:
+    try:
+        return selectors.job_get(user=request.user, job_id=job_id)
+    except TrainingJob.DoesNotExist:
+        # The same answer for "no such job" and "not yours": outsiders learn nothing.
+        raise ApiError("Job not found.", status_code=404) from None
+
+
+# --- health ---------------------------------------------------------------------------
+
+
+class HealthApi(ApiView):
+    """Liveness and readiness probe; the only endpoint that needs no credentials."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="health",
+        tags=["health"],
+        auth=[],
+        responses={
+            200: inline_serializer("Health", {"status": serializers.CharField()}),
+            503: inline_serializer(
+                "Unhealthy",
+                {"status": serializers.CharField(), "database": serializers.CharField()},
+            ),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        try:
+            # Cheap, and proves the connection works rather than that settings exist.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except DatabaseError:
+            return Response(
+                {"status": "unhealthy", "database": "unreachable"},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        return Response({"status": "healthy"})
+
+
+# --- jobs -----------------------------------------------------------------------------
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class CommaListField(serializers.Field):
+    """``a,b,c`` (or the parameter repeated) → a list; optionally restricted to choices."""
+
+    def __init__(self, *, choices: list[str] | None = None, max_length: int = 253, **kwargs: Any):
+        self.choices = choices
+        self.item_max_length = max_length
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        items = [item.strip() for item in str(data).split(",") if item.strip()]
+        if len(items) > 50:
+            raise serializers.ValidationError("At most 50 values.")
+        for item in items:
+            if len(item) > self.item_max_length:
+                raise serializers.ValidationError(
+                    f"Values are at most {self.item_max_length} characters."
+                )
+            if self.choices is not None and item not in self.choices:
+                raise serializers.ValidationError(
+                    f"{item!r} is not one of: {', '.join(self.choices)}."
+                )
+        return items
+
+    def to_representation(self, value: list[str]) -> str:
+        return ",".join(value)
+
+
+ORDERINGS = [prefix + name for name in selectors.ORDERING_FIELDS for prefix in ("", "-")]
+
+
+class JobListApi(ApiView):
+    """Jobs in the namespaces you have access to (all of them for operators), newest first."""
+
+    class FilterSerializer(serializers.Serializer):
+        status = CommaListField(
+            choices=list(JobStatus.values), help_text="Comma-separated statuses."
+        )
+        framework = CommaListField(
+            choices=list(Framework.values), help_text="Comma-separated frameworks."
+        )
+        namespace = CommaListField(max_length=63, help_text="Comma-separated namespaces.")
+        cluster = CommaListField(help_text="Comma-separated member clusters the jobs ran on.")
+        search = serializers.CharField(
+            required=False, max_length=100, help_text="Part of the job name (any case)."
+        )
+        ordering = serializers.ChoiceField(
+            choices=ORDERINGS,
+            required=False,
+            default="-createdAt",
+            help_text="A field name; `-` in front sorts descending.",
+        )
+
+    @extend_schema(
+        operation_id="jobs_list",
+        tags=["jobs"],
+        summary="List the jobs you can see",
+        parameters=[FilterSerializer],
+        responses={200: JobOutputSerializer(many=True), **_errors(400, 401)},
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=_query_dict(request, self.FilterSerializer))
+        if not filters.is_valid():
+            raise ApiError("Invalid query parameters.", fields=_flat_errors(filters.errors))
+        jobs = selectors.job_list(user=request.user, filters=filters.validated_data)
+        paginator = JobPagination()
+        page = paginator.paginate_queryset(jobs, request, view=self)
+        return paginator.get_paginated_response(JobOutputSerializer(page, many=True).data)
+
+    # drf-spectacular reads pagination from the view to document the envelope.
+    pagination_class = JobPagination
+
+
+def _query_dict(request: Request, serializer_class: type[serializers.Serializer]) -> dict:
+    """Only the parameters the serializer knows (page, pageSize are the paginator's); a
+    repeated parameter counts as a comma list."""
+    data = {}
+    for name in serializer_class().fields:
+        values = request.query_params.getlist(name)
+        if values:
+            data[name] = ",".join(values) if len(values) > 1 else values[0]
+    return data
+
+
+def _flat_errors(errors: dict[str, Any]) -> dict[str, list[str]]:
+    return {name: [str(e) for e in reasons] for name, reasons in errors.items()}
+
+
+class JobCreateApi(ApiView):
+    """Validates the request, stores the job as Pending and submits it to Karmada in the
+    background. Field errors name the dotted path of the request field."""
+
+    InputSerializer = JobRequestSerializer  # documentation only; jobs.specs validates
+    OutputSerializer = JobOutputSerializer
+
+    @extend_schema(
+        operation_id="jobs_create",
+        tags=["jobs"],
+        summary="Create a training job",
+        request=JobRequestSerializer,
+        responses={201: JobOutputSerializer, **_errors(400, 401, 403, 415)},
+        examples=[OpenApiExample("XGBoost", value=README_EXAMPLE, request_only=True)],
+    )
+    def post(self, request: Request) -> Response:
+        if not isinstance(request.data, dict):
+            raise ApiError("The request body must be a JSON object.")
+        job = services.job_create(user=request.user, data=request.data)
+        location = reverse("api:job-detail", kwargs={"job_id": job.id})
+        return Response(
+            self.OutputSerializer(job).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": location},
+        )
+
+
+class JobDetailApi(ApiView):
+    """One job with its status history and the manifests sent to Karmada."""
+
+    OutputSerializer = JobDetailOutputSerializer
+
+    @extend_schema(
+        operation_id="jobs_retrieve",
+        tags=["jobs"],
+        summary="A job with its status history and manifests",
+        responses={200: JobDetailOutputSerializer, **_errors(401, 404)},
+    )
+    def get(self, request: Request, job_id: str) -> Response:
+        job = _get_job(request, job_id)
+        return Response(self.OutputSerializer(job).data)
+
+
+class JobDeleteApi(ApiView):
+    """Marks the job Deleting and removes it from Karmada in the background; it becomes
+    Deleted once its objects are gone."""
+
+    OutputSerializer = JobOutputSerializer
+
+    @extend_schema(
+        operation_id="jobs_destroy",
+        tags=["jobs"],
+        summary="Delete a job",
+        request=None,
+        responses={202: JobOutputSerializer, **_errors(401, 404, 409)},
+    )
+    def delete(self, request: Request, job_id: str) -> Response:
+        job = services.job_delete(job=_get_job(request, job_id), user=request.user)
+        return Response(self.OutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class JobStatusApi(ApiView):
+    """The job's status, cheap enough to poll."""
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.UUIDField()
+        jobName = serializers.CharField(source="name")
+        status = serializers.ChoiceField(choices=JobStatus.choices)
+        reason = serializers.CharField(source="status_reason")
+        message = serializers.CharField(source="status_message")
+        cluster = serializers.CharField()
+        submittedAt = serializers.DateTimeField(source="submitted_at", allow_null=True)
+        startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
+        finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
+        updatedAt = serializers.DateTimeField(source="updated_at")
+        isFinal = serializers.BooleanField(
+            source="is_final", help_text="True once nothing will change on its own."
+        )
+
+        class Meta:
+            ref_name = "JobStatusSummary"
+
+    @extend_schema(
+        operation_id="jobs_status",
+        tags=["jobs"],
+        summary="A job's current status",
+        responses={200: OutputSerializer, **_errors(401, 404)},
+    )
+    def get(self, request: Request, job_id: str) -> Response:
+        return Response(self.OutputSerializer(_get_job(request, job_id)).data)
+
+
+class JobResubmitApi(ApiView):
+    """Sends a job Karmada refused (SubmitFailed) or one stuck in Pending again."""
+
+    OutputSerializer = JobOutputSerializer
+
+    @extend_schema(
+        operation_id="jobs_resubmit",
+        tags=["jobs"],
+        summary="Submit a SubmitFailed (or stuck Pending) job again",
+        request=None,
+        responses={202: JobOutputSerializer, **_errors(401, 404, 409)},
+    )
+    def post(self, request: Request, job_id: str) -> Response:
+        job = services.job_resubmit(job=_get_job(request, job_id), user=request.user)
+        return Response(self.OutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+# --- clusters and frameworks -------------------------------------------------------------
+
+
+class ClusterListApi(ApiView):
+    """Member clusters as last synced from Karmada: readiness and free resources, the
+    choices for `targetClusters`."""
+
+    class OutputSerializer(serializers.Serializer):
+        name = serializers.CharField()
+        ready = serializers.BooleanField()
+        readyMessage = serializers.CharField(source="ready_message")
+        kubernetesVersion = serializers.CharField(source="kubernetes_version")
+        region = serializers.CharField()
+        zone = serializers.CharField()
+        nodeCount = serializers.IntegerField(source="node_count")
+        cpuAllocatable = serializers.FloatField(source="cpu_allocatable")
+        cpuAllocated = serializers.FloatField(source="cpu_allocated")
+        cpuFree = serializers.FloatField(source="cpu_free")
+        memoryAllocatableGiB = serializers.FloatField(source="memory_allocatable_gib")
+        memoryAllocatedGiB = serializers.FloatField(source="memory_allocated_gib")
+        memoryFreeGiB = serializers.FloatField(source="memory_free_gib")
+        gpuAllocatable = serializers.FloatField(source="gpu_allocatable")
+        gpuAllocated = serializers.FloatField(source="gpu_allocated")
+        gpuFree = serializers.FloatField(source="gpu_free")
+        lastSyncedAt = serializers.DateTimeField(source="last_synced_at", allow_null=True)
+
+        class Meta:
+            ref_name = "MemberCluster"
+
+    @extend_schema(
+        operation_id="clusters_list",
+        tags=["clusters"],
+        summary="Member clusters and their free resources",
+        responses={200: OutputSerializer(many=True), **_errors(401)},
+    )
+    def get(self, request: Request) -> Response:
+        # A handful of rows: no pagination, so a client gets every placement choice at once.
+        return Response(self.OutputSerializer(cluster_list(), many=True).data)
+
+
+class HyperparameterOutputSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "Hyperparameter"
+
+    name = serializers.CharField()
+    type = serializers.ChoiceField(choices=["int", "float", "str", "bool", "choice"])
+    default = serializers.JSONField(allow_null=True, help_text="null: no default.")
+    required = serializers.BooleanField()
+    min = serializers.FloatField(allow_null=True)
+    max = serializers.FloatField(allow_null=True)
+    minExclusive = serializers.BooleanField(source="min_exclusive")
+    maxExclusive = serializers.BooleanField(source="max_exclusive")
+    choices = serializers.ListField(child=serializers.CharField())
+    help = serializers.CharField()
+    description = serializers.CharField(
+        source="describe", help_text="Type, range and default in words."
+    )
+
+
+class FrameworkListApi(ApiView):
+    """Every framework with its hyperparameter schema: type, default, range, choices, help."""
+
+    class OutputSerializer(serializers.Serializer):
+        name = serializers.CharField()
+        label = serializers.CharField()
+        kind = serializers.CharField(help_text="The Kubeflow workload kind it runs as.")
+        apiVersion = serializers.CharField(source="api_version")
+        hyperparameters = HyperparameterOutputSerializer(source="params", many=True)
+
+        class Meta:
+            ref_name = "Framework"
+
+    @extend_schema(
+        operation_id="frameworks_list",
+        tags=["frameworks"],
+        summary="Frameworks and their hyperparameters (types, defaults, ranges, choices)",
+        responses={200: OutputSerializer(many=True), **_errors(401)},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(self.OutputSerializer(list(FRAMEWORKS.values()), many=True).data)
