@@ -8,11 +8,13 @@ import math
 from typing import Any
 
 from django.conf import settings
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
+from jobs.api.auth import TokenAuthentication
 from jobs.api.errors import ApiError
 
 # Beyond 64 bits no field we store can hold it; PostgreSQL would raise instead of refusing.
@@ -87,5 +89,7 @@ class ApiView(APIView):
     """JSON only: a form or multipart body answers 415 (it would skip the checks above), and
     there is no browsable-API HTML (the OpenAPI docs page serves that purpose)."""
 
+    # Token first: without credentials the answer is 401 with `WWW-Authenticate: Token`.
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
     parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]

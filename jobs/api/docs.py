@@ -7,10 +7,12 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.templatetags.static import static
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from jobs.api.auth import TokenAuthentication
 from jobs.api.routing import SchemaGenerator, View
 
 
@@ -19,6 +21,7 @@ class SchemaApi(SpectacularAPIView):
 
     Needs credentials like the rest of the API."""
 
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
     generator_class = SchemaGenerator
 

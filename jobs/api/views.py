@@ -124,6 +124,9 @@ class CommaListField(serializers.Field):
         if len(items) > 50:
             raise serializers.ValidationError("At most 50 values.")
         for item in items:
+            if "\x00" in item:
+                # PostgreSQL refuses NUL in a query parameter with an exception, not a miss.
+                raise serializers.ValidationError("Null characters are not allowed.")
             if len(item) > self.item_max_length:
                 raise serializers.ValidationError(
                     f"Values are at most {self.item_max_length} characters."

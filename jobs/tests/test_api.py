@@ -369,6 +369,10 @@ def test_list_is_newest_first_by_default(api_alice):
         ("page", "0"),
         ("page", "-1"),
         ("page", "two"),
+        ("status", "\x00"),
+        ("namespace", "team-a\x00"),
+        ("cluster", "\x00"),
+        ("search", "a\x00b"),
     ],
 )
 def test_list_rejects_invalid_parameters(api_alice, param, value):
@@ -419,7 +423,7 @@ def test_it_rejects_outsider(api_charlie, alice_job, suffix):
 
 
 @pytest.mark.parametrize(
-    "job_id", [str(uuid.uuid4()), "not-a-uuid", "1", "%20", "ÿ" * 300, "' OR 1=1 --"]
+    "job_id", [str(uuid.uuid4()), "not-a-uuid", "1", "%20", "%00", "ÿ" * 300, "' OR 1=1 --"]
 )
 def test_it_handles_missing_or_malformed_ids(api_alice, job_id):
     assert_error(api_alice.get(f"/api/v1/jobs/{job_id}"), 404)
@@ -533,11 +537,16 @@ def test_it_requires_credentials(alice_job, method, url):
     assert response["WWW-Authenticate"] == "Token"
 
 
-def test_it_rejects_an_unknown_token(alice_job):
+@pytest.mark.parametrize(
+    "header",
+    ["Token 0123456789abcdef", "Token a\x00b", "Token " + "f" * 5000, "Token ÿ", "Token a b"],
+)
+def test_it_rejects_a_bad_token(alice_job, header):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION="Token 0123456789abcdef")
+    client.credentials(HTTP_AUTHORIZATION=header)
 
     assert_error(client.get("/api/v1/jobs"), 401)
+    assert_error(client.get("/api/schema"), 401)
 
 
 def test_drf_create_token_gives_a_working_token(alice, alice_job):
