@@ -84,6 +84,11 @@ class Demand:
     def of(cls, *, cpu_cores: float, memory_gib: float, gpu_count: int, instances: int) -> Demand:
         return cls(cpu_cores * instances, memory_gib * instances, float(gpu_count * instances))
 
+    def __add__(self, other: Demand) -> Demand:
+        return Demand(
+            self.cpu + other.cpu, self.memory_gib + other.memory_gib, self.gpu + other.gpu
+        )
+
 
 def shortfalls(cluster: MemberCluster, demand: Demand) -> list[str]:
     """Why ``cluster`` cannot hold the job now; empty when it can."""

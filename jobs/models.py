@@ -68,7 +68,9 @@ class TrainingJob(models.Model):
     instance_count = models.PositiveIntegerField(default=1)
     volume_size_gb = models.PositiveIntegerField(default=0)
 
-    hyperparameters = models.JSONField(default=dict, blank=True, help_text="validated, with defaults")
+    hyperparameters = models.JSONField(
+        default=dict, blank=True, help_text="validated, with defaults"
+    )
     target_clusters = models.JSONField(default=list, blank=True, help_text="as requested")
     candidate_clusters = models.JSONField(default=list, blank=True, help_text="as sent to Karmada")
     run_policy = models.JSONField(default=dict, blank=True)
@@ -81,8 +83,12 @@ class TrainingJob(models.Model):
     status_message = models.TextField(blank=True)
     cluster = models.CharField(max_length=253, blank=True, help_text="member cluster it landed on")
 
-    k8s_name = models.CharField(max_length=63, unique=True, help_text="name of every object on Karmada")
-    manifests = models.JSONField(default=list, blank=True, help_text="exactly what was sent to Karmada")
+    k8s_name = models.CharField(
+        max_length=63, unique=True, help_text="name of every object on Karmada"
+    )
+    manifests = models.JSONField(
+        default=list, blank=True, help_text="exactly what was sent to Karmada"
+    )
     submit_attempts = models.PositiveIntegerField(default=0)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -134,7 +140,10 @@ class NamespaceGrant(models.Model):
 
     namespace = models.CharField(max_length=63, db_index=True)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
         related_name="namespace_grants",
     )
     group = models.ForeignKey(

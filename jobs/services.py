@@ -22,7 +22,12 @@ from clusters.client import ClusterError, ResourceRef, get_client, ref_for
 from clusters.services import Demand, placement_candidates
 from jobs.exceptions import JobStateError, SpecError
 from jobs.frameworks import get_framework, workload_kinds
-from jobs.manifests import build_manifests, kubernetes_name
+from jobs.manifests import (
+    LAUNCHER_CPU_CORES,
+    LAUNCHER_MEMORY_GIB,
+    build_manifests,
+    kubernetes_name,
+)
 from jobs.models import ACTIVE_STATUSES, FINAL_STATUSES, JobEvent, JobStatus, TrainingJob
 from jobs.selectors import user_can_use_namespace
 from jobs.specs import parse_job_request
@@ -86,15 +91,16 @@ def job_create(*, user, data: Any) -> TrainingJob:
             message="You may not create jobs in this namespace.",
             status_code=403,
         )
-    candidates = placement_candidates(
-        target_clusters=spec.target_clusters,
-        demand=Demand.of(
-            cpu_cores=spec.cpu_cores,
-            memory_gib=spec.memory_gib,
-            gpu_count=spec.gpu_count,
-            instances=spec.instance_count,
-        ),
+    demand = Demand.of(
+        cpu_cores=spec.cpu_cores,
+        memory_gib=spec.memory_gib,
+        gpu_count=spec.gpu_count,
+        instances=spec.instance_count,
     )
+    if get_framework(spec.framework).is_mpi:
+        # MPI jobs also run a launcher pod beside their workers, in the same cluster.
+        demand = demand + Demand(LAUNCHER_CPU_CORES, LAUNCHER_MEMORY_GIB, 0)
+    candidates = placement_candidates(target_clusters=spec.target_clusters, demand=demand)
     job = TrainingJob(
         name=spec.name,
         namespace=spec.namespace,

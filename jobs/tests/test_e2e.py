@@ -1,0 +1,203 @@
+"""End to end on the real testbed: REST API → PostgreSQL → Celery worker/beat → Karmada →
+member cluster (training-operator, kwok pods) → status back into the API and the pages."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from django.test import Client
+
+from clusters.client import ResourceRef
+from jobs.models import JobEvent, NamespaceGrant, TrainingJob
+from mlplatform.testing import wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.testbed]
+
+# The original README's example, verbatim.
+README_XGBOOST = {
+    "jobName": "xgboost-training",
+    "namespace": "default",
+    "algorithm": {"source": "default", "algorithmName": "xgboost"},
+    "resources": {
+        "instanceResources": {"cpuCores": 4, "memoryGiB": 8, "gpuCount": 0},
+        "instanceCount": 1,
+        "volumeSizeGB": 20,
+    },
+    "hyperparameters": {
+        "xgboost": {"num_round": 100, "eta": 0.3, "max_depth": 6, "objective": "binary:logistic"}
+    },
+    "targetClusters": ["member-cluster-1"],
+}
+FAIL_LABEL = {"testbed.mlplatform.io/outcome": "fail"}
+
+
+@pytest.fixture
+def engineer(transactional_db, django_user_model):
+    user = django_user_model.objects.create_user(username="mle", password="mle-pass-123")
+    NamespaceGrant.objects.create(user=user, namespace="default")
+    return user
+
+
+@pytest.fixture
+def api(engineer):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=engineer).key}")
+    return client
+
+
+@pytest.fixture
+def stack(celery_stack, karmada):
+    """Worker + beat running against the testbed; returns the Karmada client."""
+    return karmada
+
+
+def _submit(api, body) -> dict:
+    response = api.post("/api/v1/jobs", body, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def _status(api, job_id) -> str:
+    response = api.get(f"/api/v1/jobs/{job_id}/status")
+    assert response.status_code == 200, response.content
+    return response.json()["status"]
+
+
+def _history(job_id) -> list[str]:
+    return list(JobEvent.objects.filter(job_id=job_id).values_list("to_status", flat=True))
+
+
+def _refs(job: TrainingJob) -> tuple[ResourceRef, ResourceRef]:
+    from clusters.client import ref_for
+
+    return ref_for(job.manifests[0]), ref_for(job.manifests[1])
+
+
+def _member_pods(karmada, cluster, job):
+    return karmada.member_pods(
+        cluster, job.namespace, f"training.kubeflow.org/job-name={job.k8s_name}"
+    )
+
+
+def _wait_final(api, job_id, timeout=90) -> str:
+    return wait_for(
+        lambda: (s := _status(api, job_id)) in {"Succeeded", "Failed", "SubmitFailed"} and s,
+        timeout=timeout,
+        message=f"job {job_id} to finish",
+    )
+
+
+def test_readme_xgboost_example_runs_to_success_and_deletes(api, stack, engineer):
+    karmada = stack
+    job_id = _submit(api, README_XGBOOST)["id"]
+    job = TrainingJob.objects.get(id=job_id)
+    workload_ref, policy_ref = _refs(job)
+
+    wait_for(lambda: karmada.get(policy_ref), timeout=30, message="PropagationPolicy on Karmada")
+    wait_for(lambda: karmada.get(workload_ref), timeout=30, message="XGBoostJob on Karmada")
+    binding_ref = ResourceRef(
+        "work.karmada.io/v1alpha2",
+        "ResourceBinding",
+        "resourcebindings",
+        job.namespace,
+        f"{job.k8s_name}-xgboostjob",
+    )
+    binding = wait_for(
+        lambda: (b := karmada.get(binding_ref)) and (b.get("spec", {}).get("clusters") or []) and b,
+        timeout=30,
+        message="ResourceBinding scheduled",
+    )
+    assert [c["name"] for c in binding["spec"]["clusters"]] == ["member-cluster-1"]
+
+    member_job = wait_for(
+        lambda: _member_get(karmada, "member-cluster-1", job),
+        timeout=30,
+        message="XGBoostJob in member-cluster-1",
+    )
+    assert member_job["kind"] == "XGBoostJob"
+    pods = wait_for(
+        lambda: _member_pods(karmada, "member-cluster-1", job),
+        timeout=30,
+        message="pods created by the training-operator",
+    )
+    assert {p["metadata"]["labels"]["training.kubeflow.org/replica-type"] for p in pods} == {
+        "master"
+    }
+
+    assert _wait_final(api, job_id, timeout=60) == "Succeeded"
+    history = _history(job_id)
+    assert history == ["Pending", "Submitted", "Scheduled", "Running", "Succeeded"], history
+    job.refresh_from_db()
+    assert job.cluster == "member-cluster-1"
+    assert job.started_at and job.finished_at
+
+    page = Client()
+    page.force_login(engineer)
+    listing = page.get("/")
+    assert listing.status_code == 200
+    assert b"xgboost-training" in listing.content and b"Succeeded" in listing.content
+
+    assert api.delete(f"/api/v1/jobs/{job_id}").status_code == 202
+    wait_for(lambda: _status(api, job_id) == "Deleted", timeout=60, message="job Deleted")
+    assert karmada.get(workload_ref) is None and karmada.get(policy_ref) is None
+    wait_for(
+        lambda: _member_get(karmada, "member-cluster-1", job) is None,
+        timeout=60,
+        message="XGBoostJob removed from member-cluster-1",
+    )
+
+
+def test_failing_job_ends_failed_with_the_operators_reason(api, stack):
+    body = copy.deepcopy(README_XGBOOST)
+    body["jobName"] = "xgboost-fails"
+    body["labels"] = FAIL_LABEL
+    job_id = _submit(api, body)["id"]
+    assert _wait_final(api, job_id) == "Failed"
+    job = TrainingJob.objects.get(id=job_id)
+    assert job.status_reason.endswith("Failed"), job.status_reason
+    assert JobEvent.objects.filter(job_id=job_id, to_status="Failed").exists()
+
+
+def test_pytorch_three_instances_makes_a_master_and_two_workers(api, stack):
+    karmada = stack
+    body = {
+        "jobName": "pytorch-three",
+        "namespace": "default",
+        "algorithm": {"source": "default", "algorithmName": "pytorch"},
+        "resources": {
+            "instanceResources": {"cpuCores": 2, "memoryGiB": 4, "gpuCount": 0},
+            "instanceCount": 3,
+            "volumeSizeGB": 0,
+        },
+        "hyperparameters": {"pytorch": {}},
+        "targetClusters": ["member-cluster-2"],
+    }
+    job_id = _submit(api, body)["id"]
+    job = TrainingJob.objects.get(id=job_id)
+    pods = wait_for(
+        lambda: len(p := _member_pods(karmada, "member-cluster-2", job)) == 3 and p,
+        timeout=60,
+        message="3 PyTorchJob pods in member-cluster-2",
+    )
+    types = sorted(p["metadata"]["labels"]["training.kubeflow.org/replica-type"] for p in pods)
+    assert types == ["master", "worker", "worker"]
+    assert _wait_final(api, job_id) == "Succeeded"
+
+
+def _member_get(karmada, cluster, job):
+    """The job's workload as the member cluster has it (through Karmada's proxy), or None."""
+    from clusters.client import ClusterError, ref_for
+
+    ref = ref_for(job.manifests[0])
+    try:
+        return karmada.member_get(
+            cluster, f"/apis/{ref.api_version}/namespaces/{ref.namespace}/{ref.plural}/{ref.name}"
+        )
+    except ClusterError as exc:
+        if exc.status == 404:
+            return None
+        raise
