@@ -120,7 +120,7 @@ WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "jobs.api.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -134,6 +134,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Create, watch and delete distributed training jobs on Karmada member clusters.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Documents the operations that share a URL (GET/POST jobs) as separate operations.
+    "DEFAULT_GENERATOR_CLASS": "jobs.api.routing.SchemaGenerator",
 }
 
 # --- Karmada ------------------------------------------------------------------------
