@@ -1,0 +1,499 @@
+"""Forms for the HTMX pages.
+
+The job form only collects typed inputs: it builds the same camelCase request dict the API
+takes and hands it to ``jobs.services.job_create``, which is the one validator for both. The
+``SpecError`` paths it raises are mapped back onto the form's fields, so a refused value is
+shown next to its input and everything typed stays in place.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.db.models import QuerySet
+from django.urls import reverse
+
+from clusters.models import MemberCluster
+from clusters.selectors import cluster_list
+from jobs.exceptions import SpecError
+from jobs.frameworks import FRAMEWORKS, get_framework
+from jobs.models import AlgorithmSource, JobStatus, NamespaceGrant, TrainingJob
+from jobs.selectors import visible_namespaces
+
+HP_PREFIX = "hp__"
+
+# Values the form starts with; the service applies its own defaults to anything left empty.
+RESOURCE_INITIAL = {
+    "cpu_cores": 1,
+    "memory_gib": 2,
+    "gpu_count": 0,
+    "instance_count": 1,
+    "volume_size_gb": 10,
+}
+
+CLEAN_POD_POLICIES = [
+    ("", "Operator default"),
+    ("Running", "Running"),
+    ("All", "All"),
+    ("None", "None"),
+]
+
+REPLICA_LAYOUTS = {
+    "chief_workers": "Chief 1 + Worker n-1 (one instance: a single Worker)",
+    "master_workers": "Master 1 + Worker n-1",
+    "workers": "Worker n",
+    "launcher_workers": "Launcher 1 + Worker n (the launcher only runs mpirun)",
+}
+
+# Request path (as SpecError reports it) -> form field. Hyperparameters are handled apart.
+PATH_TO_FIELD = {
+    "jobName": "job_name",
+    "namespace": "namespace",
+    "algorithm": "framework",
+    "algorithm.framework": "framework",
+    "algorithm.source": "algorithm_source",
+    "algorithm.algorithmName": "algorithm_name",
+    "algorithm.image": "image",
+    "algorithm.command": "command",
+    "resources.instanceResources.cpuCores": "cpu_cores",
+    "resources.instanceResources.memoryGiB": "memory_gib",
+    "resources.instanceResources.gpuCount": "gpu_count",
+    "resources.instanceCount": "instance_count",
+    "resources.volumeSizeGB": "volume_size_gb",
+    "targetClusters": "target_clusters",
+    "runPolicy.activeDeadlineSeconds": "active_deadline_seconds",
+    "runPolicy.backoffLimit": "backoff_limit",
+    "runPolicy.ttlSecondsAfterFinished": "ttl_seconds_after_finished",
+    "runPolicy.cleanPodPolicy": "clean_pod_policy",
+}
+
+
+def default_framework() -> str:
+    return next(iter(FRAMEWORKS))
+
+
+def framework_params(framework: str) -> list[Any]:
+    """The framework's parameters in schema order (``params`` may be a list or a dict)."""
+    params = get_framework(framework).params
+    return list(params.values()) if isinstance(params, dict) else list(params)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value)
+
+
+def describe(param: Any) -> str:
+    """``Param.describe()``, except that a long list of choices is left to the select that
+    shows them anyway."""
+    choices = param.choices or ()
+    if param.type == "choice" and len(choices) > 6:
+        text = f"one of {len(choices)} values"
+        if param.required:
+            return f"{text}; required"
+        if param.default is None:
+            return f"{text}; optional"
+        return f"{text}; default {param.default}"
+    return param.describe()
+
+
+def param_field(param: Any) -> forms.Field:
+    """A typed, unvalidated input for one hyperparameter: the HTML attributes carry the
+    schema (type, bounds, default) as hints; the service decides what is valid."""
+    attrs: dict[str, Any] = {}
+    if param.default is not None and param.type != "bool":
+        attrs["placeholder"] = _fmt(param.default)
+    if param.type in ("int", "float"):
+        attrs["step"] = "1" if param.type == "int" else "any"
+        if param.min is not None:
+            attrs["min"] = _fmt(param.min)
+        if param.max is not None:
+            attrs["max"] = _fmt(param.max)
+    common = {
+        "required": False,
+        "initial": param.default,
+        "label": param.name,
+        "help_text": getattr(param, "help", "") or "",
+    }
+    field: forms.Field
+    if param.type == "int":
+        field = forms.IntegerField(widget=forms.NumberInput(attrs=attrs), **common)
+    elif param.type == "float":
+        field = forms.FloatField(widget=forms.NumberInput(attrs=attrs), **common)
+    elif param.type == "bool":
+        field = forms.BooleanField(**common)
+    elif param.type == "choice":
+        choices = [(c, _fmt(c)) for c in (param.choices or [])]
+        if param.default is None:
+            choices.insert(0, ("", "—"))
+        field = forms.ChoiceField(choices=choices, **common)
+    else:
+        field = forms.CharField(widget=forms.TextInput(attrs=attrs), **common)
+    field.param = param  # type: ignore[attr-defined]
+    field.describe = describe(param)  # type: ignore[attr-defined]
+    field.is_required_param = bool(getattr(param, "required", False))  # type: ignore[attr-defined]
+    return field
+
+
+def namespace_suggestions() -> list[str]:
+    """Namespaces an operator is likely to mean: every granted one and every one in use."""
+    granted = NamespaceGrant.objects.values_list("namespace", flat=True)
+    used = TrainingJob.objects.values_list("namespace", flat=True)
+    return sorted(set(granted.distinct()) | set(used.distinct()))
+
+
+class JobForm(forms.Form):
+    job_name = forms.CharField(
+        label="Job name",
+        max_length=63,
+        required=False,
+        help_text="Lower-case letters, digits and '-', starting with a letter.",
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "placeholder": "e.g. xgboost-training",
+            }
+        ),
+    )
+    namespace = forms.CharField(label="Namespace", max_length=63, required=False)
+    framework = forms.ChoiceField(label="Framework", choices=())
+    algorithm_source = forms.ChoiceField(
+        label="Source",
+        choices=AlgorithmSource.choices,
+        initial=AlgorithmSource.DEFAULT,
+        widget=forms.RadioSelect,
+    )
+    algorithm_name = forms.CharField(
+        label="Algorithm name",
+        max_length=100,
+        required=False,
+        help_text="Optional label for your algorithm.",
+    )
+    image = forms.CharField(
+        label="Container image",
+        max_length=500,
+        required=False,
+        widget=forms.TextInput(
+            attrs={"placeholder": "registry.example.com/team/train:1.0", "spellcheck": "false"}
+        ),
+    )
+    command = forms.CharField(
+        label="Command",
+        required=False,
+        help_text="Optional. Overrides the image's entrypoint; split like a shell would.",
+        widget=forms.TextInput(attrs={"placeholder": "python train.py", "spellcheck": "false"}),
+    )
+    cpu_cores = forms.FloatField(
+        label="CPU cores",
+        required=False,
+        help_text="number > 0, per instance",
+        widget=forms.NumberInput(attrs={"step": "any", "min": "0"}),
+    )
+    memory_gib = forms.FloatField(
+        label="Memory (GiB)",
+        required=False,
+        help_text="number > 0, per instance",
+        widget=forms.NumberInput(attrs={"step": "any", "min": "0"}),
+    )
+    gpu_count = forms.IntegerField(
+        label="GPUs",
+        required=False,
+        help_text="integer ≥ 0, per instance",
+        widget=forms.NumberInput(attrs={"step": "1", "min": "0"}),
+    )
+    instance_count = forms.IntegerField(
+        label="Instances",
+        required=False,
+        help_text="integer ≥ 1",
+        widget=forms.NumberInput(attrs={"step": "1", "min": "1"}),
+    )
+    volume_size_gb = forms.IntegerField(
+        label="Volume (GB)",
+        required=False,
+        help_text="integer ≥ 0, scratch volume mounted at /opt/ml; 0 for none",
+        widget=forms.NumberInput(attrs={"step": "1", "min": "0"}),
+    )
+    target_clusters = forms.MultipleChoiceField(
+        label="Target clusters",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None chosen: any ready cluster with room for the job.",
+    )
+    active_deadline_seconds = forms.IntegerField(
+        label="Max run time (s)",
+        required=False,
+        help_text="activeDeadlineSeconds: integer ≥ 1, no limit when empty",
+        widget=forms.NumberInput(attrs={"step": "1", "min": "1", "placeholder": "no limit"}),
+    )
+    backoff_limit = forms.IntegerField(
+        label="Retries",
+        required=False,
+        help_text="backoffLimit: integer ≥ 0, operator default when empty",
+        widget=forms.NumberInput(attrs={"step": "1", "min": "0", "placeholder": "default"}),
+    )
+    ttl_seconds_after_finished = forms.IntegerField(
+        label="Keep after finish (s)",
+        required=False,
+        help_text="ttlSecondsAfterFinished: integer ≥ 0, kept forever when empty",
+        widget=forms.NumberInput(attrs={"step": "1", "min": "0", "placeholder": "forever"}),
+    )
+    clean_pod_policy = forms.ChoiceField(
+        label="Clean pods",
+        choices=CLEAN_POD_POLICIES,
+        required=False,
+        help_text="cleanPodPolicy: which pods to delete when the job finishes",
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["framework"].choices = [(f.name, f.label) for f in FRAMEWORKS.values()]
+        for name, value in RESOURCE_INITIAL.items():
+            self.fields[name].initial = value
+            self.fields[name].widget.attrs.setdefault("placeholder", _fmt(value))
+
+        allowed = visible_namespaces(user=user)
+        self.namespace_is_free_text = allowed is None
+        if allowed is None:
+            # Operators may use any namespace: free text, with the known ones suggested.
+            self.namespace_suggestions = namespace_suggestions()
+            self.fields["namespace"].widget = forms.TextInput(
+                attrs={
+                    "list": "namespace-suggestions",
+                    "spellcheck": "false",
+                    "autocomplete": "off",
+                }
+            )
+        else:
+            self.namespace_suggestions = []
+            choices = [(ns, ns) for ns in sorted(allowed)]
+            self.fields["namespace"].widget = forms.Select(choices=choices)
+            if choices:
+                self.fields["namespace"].initial = choices[0][0]
+
+        clusters: QuerySet[MemberCluster] = cluster_list()
+        self.clusters = list(clusters)
+        self.fields["target_clusters"].choices = [(c.name, c.name) for c in self.clusters]
+
+        self.framework = self._selected_framework()
+        self.fields["framework"].initial = self.framework
+        # Switching framework swaps only the hyperparameter fieldset; the rest stays typed.
+        self.fields["framework"].widget.attrs.update(
+            {
+                "hx-get": reverse("jobs:hyperparameters"),
+                "hx-trigger": "change",
+                "hx-target": "#hyperparameters",
+                "hx-swap": "outerHTML",
+                "hx-include": "this",
+            }
+        )
+        self.hp_names: list[str] = []
+        for param in framework_params(self.framework):
+            self.fields[HP_PREFIX + param.name] = param_field(param)
+            self.hp_names.append(param.name)
+
+    def _selected_framework(self) -> str:
+        if self.is_bound:
+            value = self.data.get(self.add_prefix("framework"))
+        else:
+            value = self.initial.get("framework")
+        return value if value in FRAMEWORKS else default_framework()
+
+    # --- template helpers -----------------------------------------------------------------
+    @property
+    def hyperparameter_fields(self) -> list[forms.BoundField]:
+        return [self[HP_PREFIX + name] for name in self.hp_names]
+
+    @staticmethod
+    def _is_optional(field: forms.BoundField) -> bool:
+        # No default and not required: the framework decides unless the user does.
+        param = field.field.param  # type: ignore[attr-defined]
+        return param.default is None and not param.required
+
+    @property
+    def main_hyperparameter_fields(self) -> list[forms.BoundField]:
+        return [f for f in self.hyperparameter_fields if not self._is_optional(f)]
+
+    @property
+    def optional_hyperparameter_fields(self) -> list[forms.BoundField]:
+        return [f for f in self.hyperparameter_fields if self._is_optional(f)]
+
+    @property
+    def optional_hyperparameters_open(self) -> bool:
+        """Keep the optional ones in view once one of them holds a value or an error."""
+        return any(
+            f.errors or f.value() not in (None, "", False)
+            for f in self.optional_hyperparameter_fields
+        )
+
+    @property
+    def framework_label(self) -> str:
+        return get_framework(self.framework).label
+
+    @property
+    def replica_layout(self) -> str:
+        """How the framework turns instances into replicas, next to the instance count."""
+        layout = getattr(get_framework(self.framework), "layout", "")
+        return REPLICA_LAYOUTS.get(layout, "")
+
+    @property
+    def builtin_image(self) -> str:
+        return settings.DEFAULT_IMAGES.get(self.framework, "")
+
+    @property
+    def cluster_options(self) -> list[dict[str, Any]]:
+        """One entry per known cluster for the checkbox list: ready ones can be chosen, the
+        others are shown disabled with Karmada's reason."""
+        field = self["target_clusters"]
+        selected = set(field.value() or [])
+        return [
+            {
+                "cluster": c,
+                "checked": c.name in selected,
+                "disabled": not c.ready,
+                "id": f"id_target_clusters_{i}",
+            }
+            for i, c in enumerate(self.clusters)
+        ]
+
+    @property
+    def run_policy_fields(self) -> list[forms.BoundField]:
+        names = (
+            "active_deadline_seconds",
+            "backoff_limit",
+            "ttl_seconds_after_finished",
+            "clean_pod_policy",
+        )
+        return [self[n] for n in names]
+
+    @property
+    def run_policy_open(self) -> bool:
+        """Keep the optional run-policy section open when it holds a value or an error."""
+        names = (
+            "active_deadline_seconds",
+            "backoff_limit",
+            "ttl_seconds_after_finished",
+            "clean_pod_policy",
+        )
+        return any(self[n].value() not in (None, "") or self[n].errors for n in names)
+
+    # --- request building -----------------------------------------------------------------
+    def clean_command(self) -> list[str]:
+        raw = self.cleaned_data.get("command") or ""
+        try:
+            return shlex.split(raw)
+        except ValueError as exc:
+            raise forms.ValidationError(f"Cannot split the command: {exc}.") from exc
+
+    def to_request(self) -> dict[str, Any]:
+        """The API request body for what was typed; empty inputs are left out so the
+        service applies its defaults or says what is missing."""
+        cd = self.cleaned_data
+        framework = cd["framework"]
+        algorithm: dict[str, Any] = {"source": cd["algorithm_source"], "framework": framework}
+        if cd["algorithm_source"] == AlgorithmSource.CUSTOM:
+            algorithm["algorithmName"] = cd.get("algorithm_name") or framework
+            algorithm["image"] = cd.get("image") or ""
+            if cd.get("command"):
+                algorithm["command"] = cd["command"]
+        else:
+            algorithm["algorithmName"] = framework
+
+        instance = _present(
+            {
+                "cpuCores": cd.get("cpu_cores"),
+                "memoryGiB": cd.get("memory_gib"),
+                "gpuCount": cd.get("gpu_count"),
+            }
+        )
+        resources = _present(
+            {
+                "instanceResources": instance,
+                "instanceCount": cd.get("instance_count"),
+                "volumeSizeGB": cd.get("volume_size_gb"),
+            }
+        )
+        hyperparameters = _present({name: cd.get(HP_PREFIX + name) for name in self.hp_names})
+        data: dict[str, Any] = {
+            "jobName": cd.get("job_name") or "",
+            "namespace": cd.get("namespace") or "",
+            "algorithm": algorithm,
+            "resources": resources,
+            "hyperparameters": {framework: hyperparameters},
+            "targetClusters": list(cd.get("target_clusters") or []),
+        }
+        run_policy = _present(
+            {
+                "activeDeadlineSeconds": cd.get("active_deadline_seconds"),
+                "backoffLimit": cd.get("backoff_limit"),
+                "ttlSecondsAfterFinished": cd.get("ttl_seconds_after_finished"),
+                "cleanPodPolicy": cd.get("clean_pod_policy"),
+            }
+        )
+        if run_policy:
+            data["runPolicy"] = run_policy
+        return data
+
+    def add_spec_errors(self, error: SpecError) -> None:
+        """Show each refused path next to its input; anything without one goes on top."""
+        hp_root = f"hyperparameters.{self.framework}."
+        for path, reasons in error.fields.items():
+            field = PATH_TO_FIELD.get(path)
+            if field is None and path.startswith("targetClusters"):
+                field = "target_clusters"
+            if field is None and path.startswith(hp_root):
+                name = path[len(hp_root) :]
+                if name in self.hp_names:
+                    field = HP_PREFIX + name
+            for reason in reasons:
+                if field is not None and field in self.fields:
+                    self.add_error(field, reason)
+                else:
+                    self.add_error(None, f"{path}: {reason}" if path else reason)
+        if not error.fields:
+            self.add_error(None, error.message)
+
+
+def _present(values: dict[str, Any]) -> dict[str, Any]:
+    """Drop inputs left empty (None or ""), keep 0 and False."""
+    return {k: v for k, v in values.items() if v is not None and v != "" and v != {}}
+
+
+class JobFilterForm(forms.Form):
+    """The list page's filters, as a GET form."""
+
+    search = forms.CharField(
+        required=False,
+        label="Search",
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Job name…", "autocomplete": "off"}
+        ),
+    )
+    status = forms.ChoiceField(required=False, label="Status", choices=())
+    framework = forms.ChoiceField(required=False, label="Framework", choices=())
+    namespace = forms.ChoiceField(required=False, label="Namespace", choices=())
+
+    def __init__(self, *args: Any, user: Any, namespaces: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", "Any status"), *JobStatus.choices]
+        self.fields["framework"].choices = [
+            ("", "Any framework"),
+            *[(f.name, f.label) for f in FRAMEWORKS.values()],
+        ]
+        self.fields["namespace"].choices = [("", "Any namespace"), *[(n, n) for n in namespaces]]
+
+    def filters(self) -> dict[str, str]:
+        """Valid filters only: an unknown value is ignored rather than listing nothing."""
+        self.is_valid()
+        return {k: v for k, v in self.cleaned_data.items() if v}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.filters())

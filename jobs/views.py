@@ -1,0 +1,255 @@
+"""Server-rendered pages for jobs. Each view renders the whole page for a normal request and
+only its fragment for HTMX; reads go through ``jobs.selectors`` (scoped to the user), writes
+through ``jobs.services``. Polled fragments answer 286 once nothing can change any more."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+import yaml
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from jobs import services
+from jobs.exceptions import JobStateError, SpecError
+from jobs.forms import HP_PREFIX, JobFilterForm, JobForm, namespace_suggestions
+from jobs.frameworks import get_framework
+from jobs.models import FINAL_STATUSES, TrainingJob
+from jobs.selectors import job_events, job_get, job_list, visible_namespaces
+
+PAGE_SIZE = 25
+STOP_POLLING = 286  # htmx cancels an `every` trigger on this status
+
+
+def _fragment_request(request: HttpRequest) -> bool:
+    """An HTMX request that wants a fragment (a history restore wants the whole page)."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def _vary(response: HttpResponse) -> HttpResponse:
+    # The same URL answers a page or a fragment: keep caches from mixing them up.
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
+
+
+def _job_or_404(request: HttpRequest, pk: uuid.UUID) -> TrainingJob:
+    try:
+        return job_get(user=request.user, job_id=pk)
+    except TrainingJob.DoesNotExist:
+        raise Http404("No such job.") from None
+
+
+# --- list -------------------------------------------------------------------------------
+
+
+def _list_namespaces(user: Any) -> list[str]:
+    allowed = visible_namespaces(user=user)
+    return sorted(allowed) if allowed is not None else namespace_suggestions()
+
+
+@require_GET
+def job_list_view(request: HttpRequest) -> HttpResponse:
+    filter_form = JobFilterForm(
+        request.GET, user=request.user, namespaces=_list_namespaces(request.user)
+    )
+    filters = filter_form.filters()
+    page = Paginator(job_list(user=request.user, filters=filters), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    jobs = list(page.object_list)
+    # Poll only while something on screen can still change on its own.
+    polling = any(job.status not in FINAL_STATUSES for job in jobs)
+    version = _version(jobs)
+    query = request.GET.copy()
+    query.pop("v", None)
+    poll_query = query.copy()
+    poll_query["v"] = version
+    query.pop("page", None)
+    context = {
+        "filter_form": filter_form,
+        "filtered": bool(filters),
+        "page": page,
+        "jobs": jobs,
+        "polling": polling,
+        "poll_url": f"{request.path}?{poll_query.urlencode()}",
+        "page_query": query.urlencode(),
+    }
+    if _fragment_request(request):
+        if request.htmx.target == "job-rows":
+            if not polling:
+                response = render(request, "jobs/_job_rows.html", context)
+                response.status_code = STOP_POLLING
+            elif request.GET.get("v") == version:
+                # Nothing changed: no swap, so hover and focus in the table survive.
+                response = HttpResponse(status=204)
+            else:
+                response = render(request, "jobs/_job_rows.html", context)
+            return _vary(response)
+        return _vary(render(request, "jobs/_job_results.html", context))
+    return _vary(render(request, "jobs/list.html", context))
+
+
+# --- create -----------------------------------------------------------------------------
+
+
+def _initial_from_query(request: HttpRequest) -> dict[str, Any]:
+    """Prefill from the query string: lets `?framework=pytorch` links, and the no-JavaScript
+    "Update hyperparameters" button, carry what was typed. Hyperparameters are left to the
+    chosen framework's defaults."""
+    initial: dict[str, Any] = {}
+    for key in request.GET:
+        if key.startswith(HP_PREFIX):
+            continue
+        values = request.GET.getlist(key)
+        initial[key] = values if key == "target_clusters" else values[-1]
+    return initial
+
+
+@require_http_methods(["GET", "POST"])
+def job_create_view(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = JobForm(request.POST, user=request.user)
+        if form.is_valid():
+            try:
+                job = services.job_create(user=request.user, data=form.to_request())
+            except SpecError as exc:
+                form.add_spec_errors(exc)
+            else:
+                messages.success(request, f"Job {job.name} created.")
+                url = reverse("jobs:detail", args=[job.pk])
+                if request.htmx:
+                    return HttpResponseClientRedirect(url)
+                return redirect(url)
+    else:
+        form = JobForm(initial=_initial_from_query(request), user=request.user)
+    template = "jobs/_create_form.html" if _fragment_request(request) else "jobs/create.html"
+    return _vary(render(request, template, {"form": form}))
+
+
+@require_GET
+def job_hyperparameters_view(request: HttpRequest) -> HttpResponse:
+    """The hyperparameter fieldset for the framework chosen in the form, with its defaults."""
+    form = JobForm(initial={"framework": request.GET.get("framework")}, user=request.user)
+    return render(request, "jobs/_hyperparameters.html", {"form": form, "oob": True})
+
+
+# --- detail -----------------------------------------------------------------------------
+
+
+def _manifests_yaml(job: TrainingJob) -> list[dict[str, str]]:
+    docs = []
+    for manifest in job.manifests or []:
+        meta = manifest.get("metadata") or {}
+        docs.append(
+            {
+                "title": f"{manifest.get('kind', 'Object')} {meta.get('name', '')}".strip(),
+                "api_version": manifest.get("apiVersion", ""),
+                # PostgreSQL's jsonb does not keep key order; sorted keys read like `kubectl get
+                # -o yaml` (apiVersion, kind, metadata, spec).
+                "yaml": yaml.safe_dump(manifest, sort_keys=True, default_flow_style=False),
+            }
+        )
+    return docs
+
+
+def _hyperparameter_items(job: TrainingJob) -> list[tuple[str, str]]:
+    """The job's hyperparameters in its framework's schema order, extras after."""
+    values = dict(job.hyperparameters or {})
+    try:
+        order = [p.name for p in get_framework(job.framework).params]
+    except KeyError:
+        order = []
+    names = [n for n in order if n in values] + sorted(n for n in values if n not in order)
+    return [
+        (name, json.dumps(values[name]))
+        if isinstance(values[name], bool)
+        else (name, str(values[name]))
+        for name in names
+    ]
+
+
+def _version(jobs: list[TrainingJob]) -> str:
+    """What a poller currently shows: every change to a job moves its ``updated_at``."""
+    seen = ",".join(f"{job.pk}:{job.updated_at.timestamp()}" for job in jobs)
+    return hashlib.sha1(seen.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+@require_GET
+def job_detail_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    job = _job_or_404(request, pk)
+    context = {
+        "job": job,
+        "events": list(job_events(job=job)),
+        "polling": not job.is_final,
+        "version": _version([job]),
+    }
+    if not _fragment_request(request):
+        context["manifests"] = _manifests_yaml(job)
+        context["hyperparameters"] = _hyperparameter_items(job)
+        return _vary(render(request, "jobs/detail.html", context))
+    # The polled part: status, cluster, history and the actions the status allows. The
+    # manifests are fixed when the job is created, so they are not re-sent every second.
+    if job.is_final:
+        response = render(request, "jobs/_detail_status.html", context)
+        response.status_code = STOP_POLLING
+    elif request.GET.get("v") == context["version"]:
+        # Nothing changed: no swap, so a focused or hovered button stays put.
+        response = HttpResponse(status=204)
+    else:
+        response = render(request, "jobs/_detail_status.html", context)
+    return _vary(response)
+
+
+@require_GET
+def job_status_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """The status badge alone: a cheap fragment to poll or embed."""
+    job = _job_or_404(request, pk)
+    response = render(request, "jobs/_status_badge.html", {"job": job, "poll": True})
+    if job.is_final:
+        response.status_code = STOP_POLLING
+    return response
+
+
+# --- actions ----------------------------------------------------------------------------
+
+
+def _back_to_detail(request: HttpRequest, job: TrainingJob) -> HttpResponse:
+    url = reverse("jobs:detail", args=[job.pk])
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+@require_http_methods(["GET", "POST"])
+def job_delete_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    job = _job_or_404(request, pk)
+    if request.method == "GET":
+        return render(request, "jobs/confirm_delete.html", {"job": job})
+    try:
+        services.job_delete(job=job, user=request.user)
+    except JobStateError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Deleting job {job.name} from Karmada.")
+    return _back_to_detail(request, job)
+
+
+@require_POST
+def job_resubmit_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    job = _job_or_404(request, pk)
+    try:
+        services.job_resubmit(job=job, user=request.user)
+    except JobStateError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Job {job.name} resubmitted.")
+    return _back_to_detail(request, job)
