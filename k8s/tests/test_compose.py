@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import yaml
 from deploytools import REPO, compose_command, run
 
@@ -79,3 +82,43 @@ def test_the_setup_script_is_valid_python(fake_karmada_kubeconfig):
     command = services(fake_karmada_kubeconfig)["setup"]["command"]
     assert command[:2] == ["python", "-c"]
     compile(command[2], "setup", "exec")
+
+
+def test_the_setup_script_generates_once_and_warns(fake_karmada_kubeconfig, tmp_path):
+    """The setup service's script, run here with its paths moved into tmp_path: secrets
+    are made once and kept, the kubeconfig is copied, a loopback server is warned about."""
+    script = services(fake_karmada_kubeconfig)["setup"]["command"][2]
+    out, pg = tmp_path / "secrets", tmp_path / "db-secret"
+    out.mkdir()
+    pg.mkdir()
+    kubeconfig = tmp_path / "karmada.yaml"
+    kubeconfig.write_text(
+        fake_karmada_kubeconfig.read_text().replace("karmada.example", "127.0.0.1")
+    )
+    script = (
+        script.replace("/run/mlplatform", str(out))
+        .replace("/run/postgres-secret", str(pg))
+        .replace("/input/karmada.yaml", str(kubeconfig))
+    )
+    if os.geteuid() != 0:  # the service runs as root; elsewhere only the owner changes
+        script = "import os\nos.chown = lambda *a: None\n" + script
+
+    def setup() -> str:
+        for f in (*out.iterdir(), *pg.iterdir()):
+            f.chmod(0o600)  # root ignores 0400; a non-root run must be able to rewrite
+        return run([sys.executable, "-c", script]).stdout
+
+    first = setup()
+    assert "generated the database password" in first
+    assert "127.0.0.1" in first and "WARNING" in first
+    password = (pg / "POSTGRES_PASSWORD").read_text()
+    key = (out / "SECRET_KEY").read_text()
+    assert len(password) >= 32 and len(key) >= 50
+    assert (out / "DATABASE_URL").read_text() == (
+        f"postgres://mlplatform:{password}@postgres:5432/mlplatform"
+    )
+    assert (out / "karmada.yaml").read_text() == kubeconfig.read_text()
+    second = setup()
+    assert "generated" not in second
+    assert (pg / "POSTGRES_PASSWORD").read_text() == password
+    assert (out / "SECRET_KEY").read_text() == key

@@ -99,7 +99,19 @@ def test_every_pod_meets_the_restricted_standard(testbed, namespace):
     """Pod Security only warns for Deployments; it refuses Pods. So each pod template is
     sent as a Pod too."""
     kubeconfig = testbed.member_kubeconfig(MGMT)
+    # A Pod's admission looks its ServiceAccount up, so that one is created for real.
+    kubectl(kubeconfig, "-n", namespace, "create", "serviceaccount", "mlplatform")
     for workload, spec in pod_templates(kustomize(BASE)):
+        name = workload["metadata"]["name"]
+        # A StatefulSet's claims become PVC volumes of its pods, as the controller does.
+        claims = [
+            {
+                "name": t["metadata"]["name"],
+                "persistentVolumeClaim": {"claimName": f"{t['metadata']['name']}-{name}-0"},
+            }
+            for t in workload["spec"].get("volumeClaimTemplates", [])
+        ]
+        spec = {**spec, "volumes": [*spec.get("volumes", []), *claims]}
         pod = {
             "apiVersion": "v1",
             "kind": "Pod",
