@@ -18,6 +18,7 @@ from django.urls import reverse
 
 from clusters.models import MemberCluster
 from clusters.selectors import cluster_list
+from jobs import specs
 from jobs.exceptions import SpecError
 from jobs.frameworks import FRAMEWORKS, get_framework
 from jobs.models import AlgorithmSource, JobStatus, NamespaceGrant, TrainingJob
@@ -26,20 +27,15 @@ from jobs.selectors import visible_namespaces
 HP_PREFIX = "hp__"
 
 # Values the form starts with; the service applies its own defaults to anything left empty.
+# CPU and memory have no default (the request must say); the form starts from a small job.
 RESOURCE_INITIAL = {
     "cpu_cores": 1,
     "memory_gib": 2,
     "gpu_count": 0,
     "instance_count": 1,
-    "volume_size_gb": 10,
+    "volume_size_gb": 0,
 }
 
-CLEAN_POD_POLICIES = [
-    ("", "Operator default"),
-    ("Running", "Running"),
-    ("All", "All"),
-    ("None", "None"),
-]
 
 REPLICA_LAYOUTS = {
     "chief_workers": "Chief 1 + Worker n-1 (one instance: a single Worker)",
@@ -151,18 +147,19 @@ def namespace_suggestions() -> list[str]:
 class JobForm(forms.Form):
     job_name = forms.CharField(
         label="Job name",
-        max_length=63,
         required=False,
-        help_text="Lower-case letters, digits and '-', starting with a letter.",
+        help_text=f"text, required: lower-case letters, digits and '-', starting with a letter; "
+        f"at most {specs.JOB_NAME_MAX} characters",
         widget=forms.TextInput(
             attrs={
                 "autocomplete": "off",
                 "spellcheck": "false",
+                "maxlength": specs.JOB_NAME_MAX,
                 "placeholder": "e.g. xgboost-training",
             }
         ),
     )
-    namespace = forms.CharField(label="Namespace", max_length=63, required=False)
+    namespace = forms.CharField(label="Namespace", required=False)
     framework = forms.ChoiceField(label="Framework", choices=())
     algorithm_source = forms.ChoiceField(
         label="Source",
@@ -172,14 +169,14 @@ class JobForm(forms.Form):
     )
     algorithm_name = forms.CharField(
         label="Algorithm name",
-        max_length=100,
         required=False,
-        help_text="Optional label for your algorithm.",
+        help_text="text, optional: a label for your algorithm",
+        widget=forms.TextInput(attrs={"maxlength": 100}),
     )
     image = forms.CharField(
         label="Container image",
-        max_length=500,
         required=False,
+        help_text="required for a custom image",
         widget=forms.TextInput(
             attrs={"placeholder": "registry.example.com/team/train:1.0", "spellcheck": "false"}
         ),
@@ -187,38 +184,38 @@ class JobForm(forms.Form):
     command = forms.CharField(
         label="Command",
         required=False,
-        help_text="Optional. Overrides the image's entrypoint; split like a shell would.",
+        help_text="optional: replaces the image's entrypoint; split like a shell would",
         widget=forms.TextInput(attrs={"placeholder": "python train.py", "spellcheck": "false"}),
     )
     cpu_cores = forms.FloatField(
         label="CPU cores",
         required=False,
-        help_text="number > 0, per instance",
-        widget=forms.NumberInput(attrs={"step": "any", "min": "0"}),
+        help_text=f"number in (0, {specs.MAX_CPU_CORES}], required, per instance",
+        widget=forms.NumberInput(attrs={"step": "any", "min": "0", "max": specs.MAX_CPU_CORES}),
     )
     memory_gib = forms.FloatField(
         label="Memory (GiB)",
         required=False,
-        help_text="number > 0, per instance",
-        widget=forms.NumberInput(attrs={"step": "any", "min": "0"}),
+        help_text=f"number in (0, {specs.MAX_MEMORY_GIB}], required, per instance",
+        widget=forms.NumberInput(attrs={"step": "any", "min": "0", "max": specs.MAX_MEMORY_GIB}),
     )
     gpu_count = forms.IntegerField(
         label="GPUs",
         required=False,
-        help_text="integer ≥ 0, per instance",
-        widget=forms.NumberInput(attrs={"step": "1", "min": "0"}),
+        help_text=f"int in [0, {specs.MAX_GPUS}], default 0, per instance",
+        widget=forms.NumberInput(attrs={"step": "1", "min": "0", "max": specs.MAX_GPUS}),
     )
     instance_count = forms.IntegerField(
         label="Instances",
         required=False,
-        help_text="integer ≥ 1",
-        widget=forms.NumberInput(attrs={"step": "1", "min": "1"}),
+        help_text=f"int in [1, {specs.MAX_INSTANCES}], default 1",
+        widget=forms.NumberInput(attrs={"step": "1", "min": "1", "max": specs.MAX_INSTANCES}),
     )
     volume_size_gb = forms.IntegerField(
         label="Volume (GB)",
         required=False,
-        help_text="integer ≥ 0, scratch volume mounted at /opt/ml; 0 for none",
-        widget=forms.NumberInput(attrs={"step": "1", "min": "0"}),
+        help_text=f"int in [0, {specs.MAX_VOLUME_GB}], default 0 (none); mounted at /opt/ml",
+        widget=forms.NumberInput(attrs={"step": "1", "min": "0", "max": specs.MAX_VOLUME_GB}),
     )
     target_clusters = forms.MultipleChoiceField(
         label="Target clusters",
@@ -229,24 +226,26 @@ class JobForm(forms.Form):
     active_deadline_seconds = forms.IntegerField(
         label="Max run time (s)",
         required=False,
-        help_text="activeDeadlineSeconds: integer ≥ 1, no limit when empty",
+        help_text="activeDeadlineSeconds: int ≥ 1, optional; no limit when empty",
         widget=forms.NumberInput(attrs={"step": "1", "min": "1", "placeholder": "no limit"}),
     )
     backoff_limit = forms.IntegerField(
         label="Retries",
         required=False,
-        help_text="backoffLimit: integer ≥ 0, operator default when empty",
-        widget=forms.NumberInput(attrs={"step": "1", "min": "0", "placeholder": "default"}),
+        help_text="backoffLimit: int in [0, 100], optional; operator default when empty",
+        widget=forms.NumberInput(
+            attrs={"step": "1", "min": "0", "max": "100", "placeholder": "default"}
+        ),
     )
     ttl_seconds_after_finished = forms.IntegerField(
         label="Keep after finish (s)",
         required=False,
-        help_text="ttlSecondsAfterFinished: integer ≥ 0, kept forever when empty",
-        widget=forms.NumberInput(attrs={"step": "1", "min": "0", "placeholder": "forever"}),
+        help_text="ttlSecondsAfterFinished: int ≥ 0, optional; kept until deleted when empty",
+        widget=forms.NumberInput(attrs={"step": "1", "min": "0", "placeholder": "until deleted"}),
     )
     clean_pod_policy = forms.ChoiceField(
         label="Clean pods",
-        choices=CLEAN_POD_POLICIES,
+        choices=(),
         required=False,
         help_text="cleanPodPolicy: which pods to delete when the job finishes",
     )
@@ -255,6 +254,10 @@ class JobForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
         self.fields["framework"].choices = [(f.name, f.label) for f in FRAMEWORKS.values()]
+        self.fields["clean_pod_policy"].choices = [
+            ("", "Operator default"),
+            *[(p, p) for p in specs.CLEAN_POD_POLICIES],
+        ]
         for name, value in RESOURCE_INITIAL.items():
             self.fields[name].initial = value
             self.fields[name].widget.attrs.setdefault("placeholder", _fmt(value))
@@ -413,13 +416,17 @@ class JobForm(forms.Form):
                 "gpuCount": cd.get("gpu_count"),
             }
         )
-        resources = _present(
-            {
-                "instanceResources": instance,
-                "instanceCount": cd.get("instance_count"),
-                "volumeSizeGB": cd.get("volume_size_gb"),
-            }
-        )
+        # instanceResources goes even when empty, so that a missing CPU or memory value is
+        # reported on its own field rather than on the whole object.
+        resources = {
+            "instanceResources": instance,
+            **_present(
+                {
+                    "instanceCount": cd.get("instance_count"),
+                    "volumeSizeGB": cd.get("volume_size_gb"),
+                }
+            ),
+        }
         hyperparameters = _present({name: cd.get(HP_PREFIX + name) for name in self.hp_names})
         data: dict[str, Any] = {
             "jobName": cd.get("job_name") or "",
@@ -463,7 +470,7 @@ class JobForm(forms.Form):
 
 def _present(values: dict[str, Any]) -> dict[str, Any]:
     """Drop inputs left empty (None or ""), keep 0 and False."""
-    return {k: v for k, v in values.items() if v is not None and v != "" and v != {}}
+    return {k: v for k, v in values.items() if v is not None and v != ""}
 
 
 class JobFilterForm(forms.Form):

@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from jobs import services
 from jobs.models import JobStatus, NamespaceGrant, TrainingJob
-from jobs.tests.factories import MemberClusterFactory
+from jobs.tests.factories import MemberClusterFactory, TrainingJobFactory
 
 pytestmark = pytest.mark.browser
 
@@ -91,11 +91,13 @@ def test_create_a_job_and_watch_it_run(page: Page, dana, clusters, no_worker):
     # Log in: every page sends an anonymous visitor to the login page first.
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    _shot(page, "login.png", full_page=False)
     page.get_by_label("Username").fill("dana")
     page.get_by_label("Password").fill("dana-pass-123")
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="Training jobs", exact=True)).to_be_visible()
     expect(page.get_by_text("No training jobs yet")).to_be_visible()
+    _shot(page, "list-empty.png", full_page=False)
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="New job").click()
     expect(page.get_by_role("heading", name="New training job", exact=True)).to_be_visible()
@@ -210,11 +212,22 @@ def test_create_a_job_and_watch_it_run(page: Page, dana, clusters, no_worker):
     assert page.evaluate("window.__sameDocument") is True
 
 
-def test_clusters_page_and_custom_algorithm(page: Page, dana, clusters):
+def test_filters_clusters_page_and_custom_algorithm(page: Page, dana, clusters):
+    TrainingJobFactory(name="alpha-run")
+    TrainingJobFactory(name="beta-run", succeeded=True)
     page.goto("/accounts/login/")
     page.get_by_label("Username").fill("dana")
     page.get_by_label("Password").fill("dana-pass-123")
     page.get_by_role("button", name="Log in").click()
+
+    # Filters apply as you type or choose, and the address bar keeps them.
+    page.get_by_label("Search by job name").fill("beta")
+    expect(page.get_by_role("link", name="alpha-run")).to_have_count(0)
+    expect(page.get_by_role("link", name="beta-run")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"search=beta"))
+    page.get_by_label("Status").select_option("Running")
+    expect(page.get_by_text("No jobs match these filters")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"status=Running"))
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Clusters").click()
     expect(page.get_by_role("heading", name="Member clusters", exact=True)).to_be_visible()

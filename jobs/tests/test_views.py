@@ -330,6 +330,14 @@ class TestCreateSubmit:
         assert form.errors["instance_count"]
         assert not TrainingJob.objects.exists()
 
+    def test_emptied_cpu_and_memory_are_reported_on_their_fields(self, client, alice, cluster):
+        response = _login(client, alice).post(
+            reverse("jobs:create"), valid_post(cpu_cores="", memory_gib="")
+        )
+        form = response.context["form"]
+        assert form.errors["cpu_cores"] and form.errors["memory_gib"]
+        assert not form.non_field_errors()
+
     def test_a_foreign_namespace_is_refused_on_the_namespace_field(self, client, alice, cluster):
         response = _login(client, alice).post(
             reverse("jobs:create"), valid_post(namespace="team-c")
