@@ -16,15 +16,9 @@ from deploytools import BASE, EXAMPLE, REPO, by_kind, deploy, find_tool, kustomi
 
 pytestmark = pytest.mark.testbed
 
-# The cluster the platform is deployed to in these tests (any kube-apiserver will do).
+# The cluster the platform is deployed to in these tests (any kube-apiserver will do). The
+# `testbed` fixture (repository conftest.py) starts or reuses the testbed.
 MGMT = "member-cluster-1"
-
-
-@pytest.fixture(scope="module")
-def testbed():
-    from testbed.api import ensure_up
-
-    return ensure_up()
 
 
 def kubectl(kubeconfig, *args: str, stdin: str | None = None, check: bool = True):
