@@ -57,10 +57,11 @@ class MemberClusterAdmin(admin.ModelAdmin):
         ),
     )
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in MemberCluster._meta.fields]
-
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Every page is view-only.
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:

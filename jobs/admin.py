@@ -124,13 +124,16 @@ class TrainingJobAdmin(admin.ModelAdmin):
         ("Sent to Karmada", {"fields": ("manifests_display",), "classes": ("collapse",)}),
     )
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        # Everything: changes go through the services (actions), never a raw save.
-        return [f for fields in (fs[1]["fields"] for fs in self.fieldsets) for f in fields]
-
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Jobs are created through the form or the API, which validate the spec.
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The list's actions need "change"; one job's page is view-only (no Save button that
+        # could bypass the services).
+        if obj is not None:
+            return False
+        return super().has_change_permission(request)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Purging the row is only safe once nothing of the job is left on Karmada.

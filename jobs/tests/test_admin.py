@@ -52,8 +52,9 @@ def test_change_page_shows_json_manifests_and_readonly_history(admin_client):
     assert "&quot;num_round&quot;: 100" in body
     assert "kind: XGBoostJob" in body
     assert "Accepted." in body
-    # No editable job fields and no way to add history by hand.
+    # View-only: no editable job fields, no Save, and no way to add history by hand.
     assert 'name="status"' not in body
+    assert 'name="_save"' not in body
     assert 'name="events-0-reason"' not in body
 
 
@@ -131,6 +132,7 @@ def test_clusters_are_read_only(admin_client):
     response = admin_client.get(reverse("admin:clusters_membercluster_change", args=[cluster.pk]))
     assert response.status_code == 200
     assert 'name="cpu_allocatable"' not in response.content.decode()
+    assert 'name="_save"' not in response.content.decode()
     assert admin_client.get(reverse("admin:clusters_membercluster_add")).status_code == 403
 
 
