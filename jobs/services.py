@@ -308,6 +308,8 @@ def _apply_observed(job: TrainingJob, seen: Observed) -> bool:
         return False
     fields: dict[str, Any] = {}
     now = timezone.now()
+    if not job.submitted_at:
+        fields["submitted_at"] = now
     if seen.status in (JobStatus.RUNNING, JobStatus.RESTARTING) and not job.started_at:
         fields["started_at"] = seen.started_at or now
     if seen.status in FINAL_STATUSES:
@@ -337,9 +339,9 @@ def job_status_sync() -> int:
             "cluster",
             "k8s_name",
             "namespace",
+            "submitted_at",
             "started_at",
             "finished_at",
-            "manifests",
         )
     )
     if not active:
