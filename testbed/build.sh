@@ -4,6 +4,11 @@
 #
 #   testbed/build.sh            build what is missing, print the bin directories
 #   TESTBED_CACHE=/path ...     cache location (default ~/.cache/mlplatform/testbed)
+#
+# Every tool is built inside a small wrapper module that requires the tool's module at
+# its pinned version. `go install module/cmd@version` cannot be used: it asks the proxy
+# for the module's version list (to report deprecations), and the proxy reachable here
+# answers that request with 403 Forbidden.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,32 +22,55 @@ ldflags_strip="-s -w"
 
 log() { printf '[testbed build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-# done_marker DIR: a component directory is complete only when its marker exists, so an
-# interrupted build is redone instead of leaving half a set of binaries.
+# A component directory is complete only when its marker exists, so an interrupted
+# build is redone instead of leaving half a set of binaries.
 built() { [ -f "$1/.complete" ]; }
 
-build_go_install() {  # name version module cmd...
-  local name=$1 version=$2 module=$3; shift 3
-  local dir="$cache/$name-$version"
-  if built "$dir"; then log "$name $version: cached"; return; fi
+module_file() {  # module version field: a field of `go mod download -json`
+  go mod download -json "$1@$2" | python3 -c "import json,sys; print(json.load(sys.stdin)['$3'])"
+}
+
+# wrapper_module DIR MODULE VERSION: a go.mod that requires MODULE at VERSION with the
+# same language version, so the build list is exactly the one upstream releases with.
+wrapper_module() {
+  local dir=$1 module=$2 version=$3 modfile
+  modfile=$(module_file "$module" "$version" GoMod)
+  mkdir -p "$dir/src"
+  {
+    echo "module mlplatform.local/testbed/$(basename "$dir")"
+    echo
+    awk '$1 == "go" { print "go " $2; exit }' "$modfile"
+    echo
+    echo "require $module $version"
+  } >"$dir/src/go.mod"
+}
+
+# build_wrapped DIRNAME MODULE VERSION LDFLAGS CMD...: build each CMD package of MODULE
+# at VERSION into $cache/DIRNAME/bin/<basename of CMD>.
+build_wrapped() {
+  local name=$1 module=$2 version=$3 ldflags=$4; shift 4
+  local dir="$cache/$name"
+  if built "$dir"; then log "$name: cached"; return; fi
   mkdir -p "$dir/bin"
+  wrapper_module "$dir" "$module" "$version"
   local i=0 n=$#
   for cmd in "$@"; do
     i=$((i + 1))
-    log "$name $version: building $cmd ($i/$n)"
-    GOBIN="$dir/bin" go install -ldflags "$ldflags_strip" "$module/$cmd@$version"
+    log "$name: building $cmd ($i/$n)"
+    (cd "$dir/src" && go build -mod=mod -ldflags "$ldflags_strip $ldflags" \
+      -o "$dir/bin/$(basename "$cmd")" "$module/$cmd")
   done
   touch "$dir/.complete"
 }
 
 build_kubernetes() {
-  # k8s.io/kubernetes maps its staging modules to ./staging with v0.0.0 requires, so it
-  # cannot be installed directly: a wrapper module replaces each with its published version.
+  # k8s.io/kubernetes maps its staging modules to ./staging with v0.0.0 requires, so its
+  # wrapper also replaces each of them with its published version.
   local dir="$cache/kubernetes-$KUBERNETES_VERSION"
   if built "$dir"; then log "kubernetes $KUBERNETES_VERSION: cached"; return; fi
   mkdir -p "$dir/bin" "$dir/src"
   local modfile
-  modfile=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+  modfile=$(module_file k8s.io/kubernetes "$KUBERNETES_VERSION" GoMod)
   {
     echo "module mlplatform.local/testbed/kubernetes"
     echo
@@ -69,12 +97,51 @@ build_kubernetes() {
   touch "$dir/.complete"
 }
 
+build_mpi_operator() {
+  # mpi-operator serves its health check on a hard-coded :8080 (a package variable in
+  # cmd/mpi-operator/app), so two instances on one host collide. The build adds one file
+  # to that package which takes the port from MPI_OPERATOR_HEALTH_PORT. The go command
+  # refuses overlays of files in the module cache, so the module is copied into this
+  # cache directory (never into the repository) and the wrapper module replaces it with
+  # the copy; no upstream file is changed. "-healthport" in the directory name keeps a
+  # plain build of the same version from being mistaken for this one.
+  local name="mpi-operator-$MPI_OPERATOR_VERSION-healthport"
+  local dir="$cache/$name" module=github.com/kubeflow/mpi-operator
+  if built "$dir"; then log "$name: cached"; return; fi
+  rm -rf "$dir/src"
+  mkdir -p "$dir/bin"
+  wrapper_module "$dir" "$module" "$MPI_OPERATOR_VERSION"
+  cp -r "$(module_file "$module" "$MPI_OPERATOR_VERSION" Dir)" "$dir/src/mpi-operator"
+  chmod -R u+w "$dir/src/mpi-operator"
+  cat >"$dir/src/mpi-operator/cmd/mpi-operator/app/zz_testbed_health_port.go" <<'GO'
+package app
+
+import (
+	"os"
+	"strconv"
+)
+
+func init() {
+	if p, err := strconv.Atoi(os.Getenv("MPI_OPERATOR_HEALTH_PORT")); err == nil && p > 0 {
+		healthCheckPort = p
+	}
+}
+GO
+  echo "replace $module => ./mpi-operator" >>"$dir/src/go.mod"
+  log "$name: building cmd/mpi-operator (1/1)"
+  (cd "$dir/src" && go build -mod=mod -ldflags "$ldflags_strip" \
+    -o "$dir/bin/mpi-operator" "$module/cmd/mpi-operator")
+  touch "$dir/.complete"
+}
+
 start=$(date +%s)
 build_kubernetes
-build_go_install karmada "$KARMADA_VERSION" github.com/karmada-io/karmada \
+build_wrapped "karmada-$KARMADA_VERSION" github.com/karmada-io/karmada "$KARMADA_VERSION" \
+  "-X github.com/karmada-io/karmada/pkg/version.gitVersion=$KARMADA_VERSION" \
   cmd/aggregated-apiserver cmd/controller-manager cmd/scheduler cmd/webhook
-build_go_install training-operator "$TRAINING_OPERATOR_VERSION" github.com/kubeflow/training-operator \
+build_wrapped "training-operator-$TRAINING_OPERATOR_VERSION" github.com/kubeflow/training-operator \
+  "$TRAINING_OPERATOR_VERSION" "" \
   cmd/training-operator.v1
-build_go_install mpi-operator "$MPI_OPERATOR_VERSION" github.com/kubeflow/mpi-operator cmd/mpi-operator
-build_go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok cmd/kwok
+build_mpi_operator
+build_wrapped "kwok-$KWOK_VERSION" sigs.k8s.io/kwok "$KWOK_VERSION" "" cmd/kwok
 log "all binaries ready in $(( $(date +%s) - start ))s under $cache"

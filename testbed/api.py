@@ -1,0 +1,82 @@
+"""Python entry point for tests: get a running testbed, starting it when needed.
+
+    from testbed.api import ensure_up
+    tb = ensure_up()
+    tb.karmada_kubeconfig          # Path to .testbed/kubeconfig/karmada.yaml
+    tb.member_kubeconfig("member-cluster-1")
+    tb.members                     # ["member-cluster-1", "member-cluster-2"]
+
+The testbed's processes are detached: they outlive the test session, so the next
+session reuses them in about a second. `python testbed/testbed.py down` stops them.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import runtime
+
+FAIL_LABEL = runtime.FAIL_LABEL
+FAIL_VALUE = "fail"
+RUN_DURATION_ANNOTATION = runtime.RUN_DURATION_ANNOTATION
+
+
+@dataclass(frozen=True)
+class Testbed:
+    __test__ = False  # a name starting with "Test" is not a pytest test class
+
+    home: Path
+    karmada_kubeconfig: Path
+    members: list[str] = field(default_factory=lambda: list(runtime.MEMBERS))
+    pod_run_seconds: float = runtime.DEFAULT_POD_RUN_SECONDS
+
+    def member_kubeconfig(self, name: str) -> Path:
+        if name not in self.members:
+            raise KeyError(f"unknown member cluster {name!r}; members are {self.members}")
+        return self.home / "kubeconfig" / f"{name}.yaml"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for the platform: where its Karmada kubeconfig is."""
+        return {"KARMADA_KUBECONFIG_PATH": str(self.karmada_kubeconfig)}
+
+
+def _testbed(lay: runtime.Layout) -> Testbed:
+    return Testbed(
+        home=lay.home,
+        karmada_kubeconfig=lay.kubeconfig("karmada"),
+        pod_run_seconds=lay.pod_run_seconds,
+    )
+
+
+def ensure_up(timeout: float = 900, *, build_if_missing: bool = True) -> Testbed:
+    """Reuse the running testbed when healthy, else start it (building binaries first if
+    they are missing: that alone takes tens of minutes on a cold cache).
+
+    Raises RuntimeError, saying how to start and diagnose it by hand, when it cannot.
+    """
+    try:
+        lay = runtime.up(timeout=timeout, log=_log, build_if_missing=build_if_missing)
+    except (RuntimeError, TimeoutError, OSError) as e:
+        raise RuntimeError(
+            f"The local Karmada testbed could not be started: {e}\n"
+            f"Start it by hand to see its progress: `.venv/bin/python testbed/testbed.py up`; "
+            f"`python testbed/testbed.py status` shows which process is down, and each process "
+            f"logs to {runtime.HOME / 'logs'}/<process>.log (karmada-controller-manager.log for "
+            f"cluster readiness, <member>-training-operator.log for jobs). "
+            f"`python testbed/testbed.py down` clears a broken state."
+        ) from e
+    return _testbed(lay)
+
+
+def current() -> Testbed | None:
+    """The running testbed when healthy, without starting anything."""
+    healthy, _ = runtime.health_report()
+    lay = runtime.current_layout()
+    return _testbed(lay) if healthy and lay else None
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
