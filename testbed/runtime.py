@@ -28,6 +28,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,12 +93,20 @@ def binaries_ready() -> bool:
 
 
 def build(log: Log = _stderr) -> None:
-    """Run build.sh, its progress going to our stderr."""
+    """Run build.sh, passing its progress lines to `log` as they come."""
     log("[testbed] building missing binaries with testbed/build.sh (cold: tens of minutes)")
-    result = subprocess.run(
-        ["bash", str(TESTBED_DIR / "build.sh")], stdout=sys.stderr, stderr=sys.stderr
-    )
-    if result.returncode != 0 or not binaries_ready():
+    # Lines go through `log` rather than an inherited fd: under pytest's capture
+    # sys.stderr may have no file descriptor at all.
+    with subprocess.Popen(
+        ["bash", str(TESTBED_DIR / "build.sh")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    ) as proc:
+        for line in proc.stdout:
+            log(line.rstrip())
+    if proc.returncode != 0 or not binaries_ready():
         raise RuntimeError(
             "testbed/build.sh failed; its output is above. Re-run `bash testbed/build.sh` to retry."
         )
@@ -176,6 +185,7 @@ def port_map(base: int) -> dict[str, int]:
         ports[f"{member}-training-operator-health"] = b + 4
         ports[f"{member}-training-operator-webhook"] = b + 5
         ports[f"{member}-mpi-operator-health"] = b + 6
+        ports[f"{member}-kwok"] = b + 7
     return ports
 
 
@@ -434,6 +444,10 @@ def processes(lay: Layout) -> list[Proc]:
                     # controller clears it; kwok nodes are ready at once and that
                     # controller (with its pod evictions) has no use here.
                     "--disable-admission-plugins=TaintNodesByCondition",
+                    f"--kubelet-certificate-authority={pk / 'ca.crt'}",
+                    f"--kubelet-client-certificate={pk / 'admin.crt'}",
+                    f"--kubelet-client-key={pk / 'admin.key'}",
+                    "--kubelet-preferred-address-types=InternalIP",
                 ],
             )
         )
@@ -480,6 +494,7 @@ def processes(lay: Layout) -> list[Proc]:
                 health=_https_health(sched_port),
             )
         )
+        kwok_port = p[f"{member}-kwok"]
         out.append(
             Proc(
                 f"{member}-kwok",
@@ -490,8 +505,16 @@ def processes(lay: Layout) -> list[Proc]:
                     f"--config={lay.home / 'kwok' / f'{member}-stages.yaml'}",
                     # Fake pod IPs only; a /16 leaves room for many pods per node.
                     "--cidr=10.0.0.1/16",
+                    # kwok also plays each node's kubelet server (pod logs): the apiserver
+                    # dials <node InternalIP>:<node port>, so nodes get 127.0.0.1 and a
+                    # port of their own per member.
                     "--node-ip=127.0.0.1",
+                    f"--node-port={kwok_port}",
+                    f"--server-address=127.0.0.1:{kwok_port}",
+                    f"--tls-cert-file={pk / 'server.crt'}",
+                    f"--tls-private-key-file={pk / 'server.key'}",
                 ],
+                health=_https_health(kwok_port),
             )
         )
         to_tmp = lay.home / "run" / f"{member}-training-operator"
@@ -612,12 +635,35 @@ def kwok_stages(lay: Layout) -> list[dict]:
     ms = str(int(lay.pod_run_seconds * 1000))
     text = (TESTBED_DIR / "kwok-stages.yaml").read_text().replace("__RUN_MILLISECONDS__", ms)
     stages += [d for d in yaml.safe_load_all(text) if d]
+    # Every container of every pod "logs" the same few lines, so that log reading
+    # (kubectl logs, Karmada's cluster proxy) has something real to return.
+    stages.append(
+        {
+            "apiVersion": "kwok.x-k8s.io/v1alpha1",
+            "kind": "ClusterLogs",
+            "metadata": {"name": "testbed-pod-logs"},
+            "spec": {"selector": {}, "logs": [{"logsFile": str(lay.home / "kwok" / "pod.log")}]},
+        }
+    )
     return stages
+
+
+# CRI log format, which is what kwok reads log files as.
+POD_LOG_LINES = [
+    "testbed: this pod runs on a kwok node; no container process exists",
+    "testbed: it ends as its kwok stage says (Succeeded, or Failed with outcome=fail)",
+]
 
 
 def write_kwok_config(lay: Layout) -> None:
     (lay.home / "kwok").mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump_all(kwok_stages(lay), sort_keys=False)
+    (lay.home / "kwok" / "pod.log").write_text(
+        "".join(
+            f"2025-01-01T00:00:0{i}.000000000Z stdout F {line}\n"
+            for i, line in enumerate(POD_LOG_LINES)
+        )
+    )
     for member in MEMBERS:
         (lay.home / "kwok" / f"{member}-stages.yaml").write_text(text)
 
@@ -1067,75 +1113,85 @@ def _up(lay: Layout, plist: dict[str, Proc], started: dict, phases: Phases, time
     def left() -> float:
         return max(5.0, deadline - time.monotonic())
 
+    def start(*names: str) -> None:
+        for name in names:
+            _start(lay, plist[name], started)
+
+    def log_hint(name: str) -> Callable[[], str]:
+        return lambda: f"see {lay.home / 'logs' / f'{name}.log'}"
+
     with phases.phase("clean up leftovers"):
         _stop_everything(HOME)
         _clean_home(HOME)
-        busy = [f"{name}={port}" for name, port in lay.ports.items() if _port_busy(port)]
+        # A killed Go process shows as exited (zombie main thread) a moment before its
+        # other threads are gone and its sockets closed: give the ports a few seconds.
+        busy_until = time.monotonic() + 15
+        while True:
+            busy = [f"{name}={port}" for name, port in lay.ports.items() if _port_busy(port)]
+            if not busy or time.monotonic() > busy_until:
+                break
+            time.sleep(0.2)
         if busy:
             raise RuntimeError(
                 f"ports needed by the testbed are in use by other programs: {', '.join(busy)}. "
-                f"Set TESTBED_PORT_BASE to another base (it uses base..base+69; now {lay.base})."
+                f"Set TESTBED_PORT_BASE to another base (the testbed uses "
+                f"{lay.base}..{max(lay.ports.values())})."
             )
 
     with phases.phase("certificates and config"):
         prepare_files(lay)
 
     with phases.phase("etcd"):
-        _start(lay, plist["etcd"], started)
+        start("etcd")
         _wait_healthy(lay, [plist["etcd"]], started, left())
 
     clusters = ["karmada", *MEMBERS]
     kubes = {c: lay.kube(c) for c in clusters}
+    pool = ThreadPoolExecutor(max_workers=len(clusters))
     try:
-        with phases.phase("apiservers (karmada, members)"):
-            for c in clusters:
-                _start(lay, plist[f"{c}-apiserver"], started)
+        with phases.phase("apiservers"):
+            start(*(f"{c}-apiserver" for c in clusters))
             for c in clusters:
                 wait_for(
                     f"{c}-apiserver /readyz",
                     lambda c=c: (_check_alive(lay, started), kubes[c].healthy())[1],
                     timeout=left(),
-                    on_timeout=lambda c=c: f"see {lay.home / 'logs' / f'{c}-apiserver.log'}",
+                    on_timeout=log_hint(f"{c}-apiserver"),
                 )
 
-        with phases.phase("member controllers and kwok"):
+        with phases.phase("Karmada CRDs and components, member controllers, kwok nodes"):
             for m in MEMBERS:
-                for suffix in ("kube-controller-manager", "kube-scheduler", "kwok"):
-                    _start(lay, plist[f"{m}-{suffix}"], started)
+                start(f"{m}-kube-controller-manager", f"{m}-kube-scheduler", f"{m}-kwok")
                 kubes[m].apply_all(node_objects(m))
                 kubes[m].apply_all(member_objects())
-
-        with phases.phase("CRDs (Karmada, Kubeflow) and Karmada API objects"):
-            kubes["karmada"].apply_all(karmada_crds(lay))
-            kubeflow = kubeflow_crds()
-            for c in clusters:
-                kubes[c].apply_all(kubeflow)
+            crds = karmada_crds(lay)
+            kubes["karmada"].apply_all(crds)
             kubes["karmada"].apply_all(karmada_objects(lay))
-            names = [d["metadata"]["name"] for d in kubeflow]
-            for c in clusters:
-                crd_names = names + (
-                    [d["metadata"]["name"] for d in karmada_crds(lay)] if c == "karmada" else []
-                )
-                wait_for(
-                    f"CRDs established in {c}",
-                    lambda c=c, crd_names=crd_names: all(
-                        _crd_established(kubes[c], n) for n in crd_names
-                    ),
-                    timeout=left(),
-                )
-
-        with phases.phase("Karmada components and member operators"):
-            for name in (
+            _wait_established(kubes["karmada"], crds, left())
+            start(
                 "karmada-kube-controller-manager",
                 "karmada-aggregated-apiserver",
                 "karmada-webhook",
                 "karmada-controller-manager",
                 "karmada-scheduler",
-            ):
-                _start(lay, plist[name], started)
+            )
+
+        # Karmada's components take several seconds to sync their informers: install the
+        # Kubeflow CRDs (large: each apiserver rebuilds its OpenAPI) meanwhile, one thread
+        # per apiserver.
+        with phases.phase("Kubeflow CRDs, member operators"):
+            kubeflow = kubeflow_crds()
+
+            def install(c: str) -> None:
+                kubes[c].apply_all(kubeflow)
+                _wait_established(kubes[c], kubeflow, left())
+
+            for future in [pool.submit(install, c) for c in clusters]:
+                future.result()
             for m in MEMBERS:
-                _start(lay, plist[f"{m}-training-operator"], started)
-                _start(lay, plist[f"{m}-mpi-operator"], started)
+                start(f"{m}-training-operator", f"{m}-mpi-operator")
+
+        with phases.phase("every process healthy, Karmada aggregated API available"):
             _wait_healthy(lay, list(plist.values()), started, left())
             wait_for(
                 "APIService v1alpha1.cluster.karmada.io available",
@@ -1144,34 +1200,42 @@ def _up(lay: Layout, plist: dict[str, Proc], started: dict, phases: Phases, time
                     kubes["karmada"].request("GET", "/apis/cluster.karmada.io/v1alpha1"),
                 )[1],
                 timeout=left(),
-                on_timeout=lambda: f"see {lay.home / 'logs' / 'karmada-aggregated-apiserver.log'}",
+                on_timeout=log_hint("karmada-aggregated-apiserver"),
             )
 
-        with phases.phase("interpreter customizations and member join"):
+        with phases.phase("interpreter customizations, member join"):
             kubes["karmada"].apply_all(interpreter_customizations())
             for m in MEMBERS:
                 kube_system = kubes[m].get("v1", "Namespace", "kube-system")
                 kubes["karmada"].apply_all(join_objects(lay, m, kube_system["metadata"]["uid"]))
 
-        with phases.phase("clusters Ready, nodes Ready"):
+        with phases.phase("clusters Ready in Karmada, kwok nodes Ready"):
             for m in MEMBERS:
                 wait_for(
                     f"Karmada Cluster {m} Ready",
                     lambda m=m: (_check_alive(lay, started), cluster_ready(kubes["karmada"], m))[1],
                     timeout=left(),
-                    on_timeout=lambda: (
-                        f"see {lay.home / 'logs' / 'karmada-controller-manager.log'}"
-                    ),
+                    on_timeout=log_hint("karmada-controller-manager"),
                 )
                 wait_for(
                     f"kwok nodes Ready in {m}",
                     lambda m=m: _nodes_ready(kubes[m]),
                     timeout=left(),
-                    on_timeout=lambda m=m: f"see {lay.home / 'logs' / f'{m}-kwok.log'}",
+                    on_timeout=log_hint(f"{m}-kwok"),
                 )
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         for k in kubes.values():
             k.close()
+
+
+def _wait_established(kube: Kube, crds: list[dict], timeout: float) -> None:
+    names = [d["metadata"]["name"] for d in crds]
+    wait_for(
+        f"CRDs established in {kube.host}",
+        lambda: all(_crd_established(kube, n) for n in names),
+        timeout=timeout,
+    )
 
 
 def _nodes_ready(kube: Kube) -> bool:
@@ -1226,7 +1290,8 @@ def status_lines(home: Path = HOME) -> tuple[bool, list[str]]:
         extra = f" ({len(marked)} leftover processes: `up` or `down` cleans them)" if marked else ""
         return False, [f"testbed: down{extra}"]
     lines = [
-        f"testbed: {home} (ports {lay.base}..{lay.base + 69}, pod run {lay.pod_run_seconds:g}s)"
+        f"testbed: {home} (ports {lay.base}..{max(lay.ports.values())}, "
+        f"pod run {lay.pod_run_seconds:g}s)"
     ]
     for p in processes(lay):
         info = procs.read_pidfile(home, p.name) or {}

@@ -8,6 +8,7 @@ into the Karmada template, and deletion propagated to the member.
 
 from __future__ import annotations
 
+import copy
 import time
 import uuid
 from collections.abc import Callable
@@ -177,6 +178,13 @@ def mpi_job(name: str) -> dict:
     }
 
 
+def through_cluster_proxy(karmada: client.ApiClient, cluster: str) -> client.CoreV1Api:
+    """The member's core API through Karmada's cluster proxy (how the platform reads logs)."""
+    cfg = copy.copy(karmada.configuration)
+    cfg.host = f"{cfg.host}/apis/cluster.karmada.io/v1alpha1/clusters/{cluster}/proxy"
+    return client.CoreV1Api(client.ApiClient(cfg))
+
+
 class Job:
     """One job submitted to Karmada, with what a test needs to follow it."""
 
@@ -324,6 +332,10 @@ def test_xgboost_job_runs_in_the_chosen_member_and_succeeds(submit):
     template = job.wait_condition("Succeeded")
     assert template["status"]["replicaStatuses"]["Master"]["succeeded"] == 1
     assert all(p.status.phase == "Succeeded" for p in job.pods())
+    log = through_cluster_proxy(job.karmada.api_client, "member-cluster-1").read_namespaced_pod_log(
+        pods[0].metadata.name, job.ns
+    )
+    assert "kwok node" in log
     rb = job.binding()
     assert rb["status"]["aggregatedStatus"][0]["health"] == "Healthy"
 
