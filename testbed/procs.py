@@ -132,14 +132,15 @@ def stop_pids(pids: list[int], *, grace: float = 10.0) -> None:
         time.sleep(0.1)
 
 
-def stop_all(home: Path, names: list[str], *, grace: float = 10.0) -> None:
-    """Stop every process of this testbed: those in pidfiles and any marked leftovers."""
+def stop_all(home: Path, names: list[str], *, grace: float = 10.0) -> int:
+    """Stop every process of this testbed (pidfiles and marked leftovers); how many ran."""
     pids = set(marked_pids(home))
     for name in names:
         info = read_pidfile(home, name)
         if info and _start_ticks(info["pid"]) == info.get("start"):
             pids.add(info["pid"])
     stop_pids(sorted(pids), grace=grace)
+    return len(pids)
 
 
 def tail(path: Path, lines: int = 15) -> str:

@@ -1038,10 +1038,10 @@ def join_objects(lay: Layout, member: str, cluster_id: str) -> list[dict]:
     ]
 
 
-def _stop_everything(home: Path) -> None:
+def _stop_everything(home: Path) -> int:
     # Everything is thrown away (etcd data included), so a graceful apiserver shutdown,
     # which drains watches for 10s and more, buys nothing: a short grace, then SIGKILL.
-    procs.stop_all(home, process_names(), grace=1.0)
+    return procs.stop_all(home, process_names(), grace=1.0)
 
 
 def _clean_home(home: Path) -> None:
@@ -1086,10 +1086,8 @@ def up(*, timeout: float = 600, log: Log = _stderr, build_if_missing: bool = Tru
             # Half a testbed only costs memory; the logs stay for diagnosis and the next
             # `up` starts clean anyway.
             _stop_everything(HOME)
-            log(
-                f"[testbed] start failed after {phases.total:.1f}s; processes stopped, "
-                f"logs kept in {HOME / 'logs'}"
-            )
+            logs = f", logs kept in {HOME / 'logs'}" if (HOME / "logs").is_dir() else ""
+            log(f"[testbed] start failed after {phases.total:.1f}s; processes stopped{logs}")
             raise
         state = {
             "port_base": lay.base,
@@ -1121,19 +1119,21 @@ def _up(lay: Layout, plist: dict[str, Proc], started: dict, phases: Phases, time
         return lambda: f"see {lay.home / 'logs' / f'{name}.log'}"
 
     with phases.phase("clean up leftovers"):
-        _stop_everything(HOME)
+        stopped = _stop_everything(HOME)
         _clean_home(HOME)
         # A killed Go process shows as exited (zombie main thread) a moment before its
         # other threads are gone and its sockets closed: give the ports a few seconds.
-        busy_until = time.monotonic() + 15
+        busy_until = time.monotonic() + (15 if stopped else 0)
         while True:
             busy = [f"{name}={port}" for name, port in lay.ports.items() if _port_busy(port)]
             if not busy or time.monotonic() > busy_until:
                 break
             time.sleep(0.2)
         if busy:
+            more = f" and {len(busy) - 4} more" if len(busy) > 4 else ""
             raise RuntimeError(
-                f"ports needed by the testbed are in use by other programs: {', '.join(busy)}. "
+                f"ports needed by the testbed are in use by other programs: "
+                f"{', '.join(busy[:4])}{more}. "
                 f"Set TESTBED_PORT_BASE to another base (the testbed uses "
                 f"{lay.base}..{max(lay.ports.values())})."
             )

@@ -18,7 +18,7 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from testbed.api import FAIL_LABEL, FAIL_VALUE, Testbed, ensure_up
+from testbed.api import FAIL_LABEL, FAIL_VALUE, RUN_DURATION_ANNOTATION, Testbed, ensure_up
 
 pytestmark = pytest.mark.testbed
 
@@ -105,18 +105,17 @@ def pod_template(
     return {"metadata": meta, "spec": {"containers": [c]}}
 
 
-def xgboost_job(name: str, *, fail: bool = False) -> dict:
+def xgboost_job(name: str, *, fail: bool = False, run_duration: str | None = None) -> dict:
+    template = pod_template("xgboost", port=("xgboostjob-port", 9999), fail=fail)
+    if run_duration:
+        template["metadata"]["annotations"] = {RUN_DURATION_ANNOTATION: run_duration}
     return {
         "apiVersion": f"{KUBEFLOW}/v1",
         "kind": "XGBoostJob",
         "metadata": {"name": name},
         "spec": {
             "xgbReplicaSpecs": {
-                "Master": {
-                    "replicas": 1,
-                    "restartPolicy": "Never",
-                    "template": pod_template("xgboost", port=("xgboostjob-port", 9999), fail=fail),
-                }
+                "Master": {"replicas": 1, "restartPolicy": "Never", "template": template}
             }
         },
     }
@@ -358,6 +357,18 @@ def test_a_pod_labelled_to_fail_fails_the_job(submit):
     )
     job.delete()
     job.wait_gone_from_member()
+
+
+def test_a_long_running_job_shows_running_and_deleting_it_removes_its_pods(submit):
+    job = submit(xgboost_job("xgb-long", run_duration="300s"), "member-cluster-1")
+
+    template = job.wait_condition("Running")
+    assert not any(c["type"] in ("Succeeded", "Failed") for c in template["status"]["conditions"])
+    assert [p.status.phase for p in job.pods()] == ["Running"]
+
+    job.delete()
+    job.wait_gone_from_member()
+    wait_until("pods deleted", lambda: job.pods() == [])
 
 
 def test_jax_job_status_is_aggregated(submit):
