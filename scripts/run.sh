@@ -28,6 +28,14 @@ cleanup() {
   trap - INT TERM EXIT
   say "stopping web, worker and beat"
   kill "${pids[@]}" 2>/dev/null || true
+  # A worker in the middle of a Karmada call gets a few seconds to finish it, not forever.
+  for _ in $(seq 1 20); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 1 ] || break
+    sleep 0.5
+  done
+  kill -9 "${pids[@]}" 2>/dev/null || true
   wait 2>/dev/null || true
 }
 trap cleanup INT TERM EXIT
