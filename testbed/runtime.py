@@ -602,8 +602,8 @@ def write_kubeconfig(lay: Layout, cluster: str) -> None:
     path.chmod(0o600)
 
 
-def kwok_stages(lay: Layout) -> list[dict]:
-    """kwok's own fast pod stages plus the testbed's job stages.
+def kwok_config(lay: Layout) -> list[dict]:
+    """kwok's configuration: its own fast pod stages, the testbed's job stages, pod logs.
 
     kwok only falls back to its built-in pod stages when none are configured, so the
     upstream ones are loaded from the kwok module and combined with ours; its stock
@@ -648,7 +648,6 @@ def kwok_stages(lay: Layout) -> list[dict]:
     return stages
 
 
-# CRI log format, which is what kwok reads log files as.
 POD_LOG_LINES = [
     "testbed: this pod runs on a kwok node; no container process exists",
     "testbed: it ends as its kwok stage says (Succeeded, or Failed with outcome=fail)",
@@ -657,7 +656,8 @@ POD_LOG_LINES = [
 
 def write_kwok_config(lay: Layout) -> None:
     (lay.home / "kwok").mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump_all(kwok_stages(lay), sort_keys=False)
+    text = yaml.safe_dump_all(kwok_config(lay), sort_keys=False)
+    # kwok reads log files in the CRI log format.
     (lay.home / "kwok" / "pod.log").write_text(
         "".join(
             f"2025-01-01T00:00:0{i}.000000000Z stdout F {line}\n"
@@ -777,8 +777,11 @@ def requested_pod_run_seconds() -> float:
 @contextlib.contextmanager
 def lock(home: Path = HOME) -> Iterator[None]:
     """One `up`/`down` at a time per state directory (pytest and `make run` may race)."""
+    # Outside the state directory, which `down` removes; not under $TMPDIR, which may
+    # differ between the processes that race.
     digest = hashlib.sha256(str(home).encode()).hexdigest()[:16]
-    path = Path(tempfile.gettempdir()) / f"mlplatform-testbed-{digest}.lock"
+    path = CACHE / "locks" / f"{digest}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
