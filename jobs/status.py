@@ -40,9 +40,34 @@ class Observed:
     finished_at: datetime | None = None
 
 
-def _true_conditions(obj: dict[str, Any]) -> dict[str, dict]:
-    conditions = (obj.get("status") or {}).get("conditions") or []
-    return {c.get("type"): c for c in conditions if c.get("status") == "True"}
+def _status_blocks(workload: dict[str, Any], binding: dict[str, Any] | None) -> list[dict]:
+    """The job's status as the template carries it, then as each member reported it.
+
+    Karmada's built-in interpreter for some kinds (TFJob) aggregates only final conditions
+    into the template; the binding's ``aggregatedStatus[].status`` holds the member's full
+    status, so Running is read from there when the template lacks it.
+    """
+    blocks = [workload.get("status") or {}]
+    for item in ((binding or {}).get("status") or {}).get("aggregatedStatus") or []:
+        if isinstance(item.get("status"), dict):
+            blocks.append(item["status"])
+    return blocks
+
+
+def _true_conditions(blocks: list[dict]) -> dict[str, dict]:
+    found: dict[str, dict] = {}
+    for block in blocks:
+        for cond in block.get("conditions") or []:
+            if cond.get("status") == "True":
+                found.setdefault(cond.get("type"), cond)
+    return found
+
+
+def _first_time(blocks: list[dict], key: str) -> datetime | None:
+    for block in blocks:
+        if block.get(key):
+            return parse_datetime(block[key])
+    return None
 
 
 def _binding_cluster(binding: dict[str, Any] | None) -> str:
@@ -66,15 +91,11 @@ def _apply_problem(binding: dict[str, Any] | None) -> str:
 
 def observe(workload: dict[str, Any], binding: dict[str, Any] | None) -> Observed:
     """What the platform status of a job should be, given its objects on Karmada."""
-    status_block = workload.get("status") or {}
+    blocks = _status_blocks(workload, binding)
     cluster = _binding_cluster(binding)
-    started = parse_datetime(status_block["startTime"]) if status_block.get("startTime") else None
-    finished = (
-        parse_datetime(status_block["completionTime"])
-        if status_block.get("completionTime")
-        else None
-    )
-    true = _true_conditions(workload)
+    started = _first_time(blocks, "startTime")
+    finished = _first_time(blocks, "completionTime")
+    true = _true_conditions(blocks)
     for kind in ("Succeeded", "Failed", "Restarting", "Running"):
         if kind in true:
             cond = true[kind]

@@ -119,3 +119,35 @@ def test_it_refreshes_the_message_only_when_it_changed():
     seen = Observed(JobStatus.SUBMITTED, reason="NoClusterFit", message="0/2")
     assert advances(JobStatus.SUBMITTED, seen, "", "")
     assert not advances(JobStatus.SUBMITTED, seen, "NoClusterFit", "0/2")
+
+
+def test_it_reads_running_from_the_member_when_the_template_lacks_it():
+    # Karmada aggregates only final conditions into a TFJob template.
+    b = binding(
+        applied={
+            "clusterName": "member-cluster-1",
+            "applied": True,
+            "status": {
+                "conditions": [
+                    {"type": "Created", "status": "True"},
+                    {"type": "Running", "status": "True", "reason": "TFJobRunning"},
+                ],
+                "startTime": "2026-01-01T00:00:00Z",
+            },
+        }
+    )
+    seen = observe({"kind": "TFJob", "status": {}}, b)
+    assert (seen.status, seen.reason) == (JobStatus.RUNNING, "TFJobRunning")
+    assert seen.started_at is not None
+
+
+def test_a_final_template_condition_wins_over_a_stale_member_status():
+    b = binding(
+        applied={
+            "clusterName": "member-cluster-1",
+            "applied": True,
+            "status": {"conditions": [{"type": "Running", "status": "True"}]},
+        }
+    )
+    seen = observe(workload(("Succeeded", "True", "TFJobSucceeded", "")), b)
+    assert seen.status == JobStatus.SUCCEEDED
