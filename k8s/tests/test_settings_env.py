@@ -15,7 +15,16 @@ import sys
 
 import pytest
 import yaml
-from deploytools import BASE, REPO, by_kind, compose_command, containers, pod_templates, run
+from deploytools import (
+    BASE,
+    REPO,
+    by_kind,
+    compose_command,
+    compose_env,
+    containers,
+    pod_templates,
+    run,
+)
 
 # Read by something other than mlplatform's settings, each for a reason.
 NOT_SETTINGS = {
@@ -99,10 +108,7 @@ def platform_env_names_k8s(objects: list[dict]) -> dict[str, set[str]]:
 
 
 def compose_services(fake_karmada_kubeconfig) -> dict:
-    env = {
-        "PATH": "/usr/bin:/bin:/usr/local/bin",
-        "KARMADA_KUBECONFIG": str(fake_karmada_kubeconfig),
-    }
+    env = compose_env(KARMADA_KUBECONFIG=str(fake_karmada_kubeconfig))
     out = run(
         [*compose_command(), "-f", str(REPO / "docker-compose.yml"), "config"], env=env
     ).stdout
