@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # One image for every platform process. The default command serves the web UI and API;
 # the Celery worker, Celery beat and the migration run the same image with another command
 # (see docker-compose.yml and k8s/base/).
