@@ -5,7 +5,7 @@ PYTEST_ARGS ?=
 TEST_DATABASE_URL ?= postgres://mlplatform:mlplatform@127.0.0.1:5432/mlplatform
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test venv services testbed-build testbed-up testbed-down testbed-status lint fmt bench deploy check-deploy clean
+.PHONY: run test venv services tools testbed-build testbed-up testbed-down testbed-status lint fmt bench deploy check-deploy clean
 
 venv: .venv/.installed
 .venv/.installed: requirements.txt requirements-dev.txt
@@ -18,11 +18,19 @@ run: venv
 	scripts/run.sh
 
 ## Run every test on real PostgreSQL, Redis, Celery and the local testbed
-test: venv services
+test: venv services tools
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
 
 services:
 	scripts/test-services.sh
+
+# Deployment checkers (hadolint, shellcheck, docker-compose client, Compose v2 built once).
+tools: venv
+	k8s/tests/install-tools.sh --compose-v2
+
+## Validate the deployment artefacts only (server-side dry runs need the testbed)
+check-deploy: venv services tools
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest k8s/tests $(PYTEST_ARGS)
 
 testbed-build:
 	testbed/build.sh
