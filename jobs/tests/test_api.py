@@ -19,23 +19,11 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from jobs.models import JobEvent, JobStatus, NamespaceGrant, TrainingJob
+from jobs.tests.contract import readme_example
 from jobs.tests.factories import JobEventFactory, MemberClusterFactory, TrainingJobFactory
 
-# The body from the original README's "Using API" section, byte for byte in meaning.
-README_BODY: dict[str, Any] = {
-    "jobName": "xgboost-training",
-    "namespace": "default",
-    "algorithm": {"source": "default", "algorithmName": "xgboost"},
-    "resources": {
-        "instanceResources": {"cpuCores": 4, "memoryGiB": 8, "gpuCount": 0},
-        "instanceCount": 1,
-        "volumeSizeGB": 20,
-    },
-    "hyperparameters": {
-        "xgboost": {"num_round": 100, "eta": 0.3, "max_depth": 6, "objective": "binary:logistic"}
-    },
-    "targetClusters": ["member-cluster-1"],
-}
+README_BODY = readme_example()
+
 
 JOB_KEYS = {
     "id",

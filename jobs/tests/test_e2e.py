@@ -10,25 +10,13 @@ from django.test import Client
 
 from clusters.client import ResourceRef
 from jobs.models import JobEvent, NamespaceGrant, TrainingJob
+from jobs.tests.contract import readme_example
 from mlplatform.testing import wait_for
+
+README_XGBOOST = readme_example()
 
 pytestmark = [pytest.mark.e2e, pytest.mark.testbed]
 
-# The original README's example, verbatim.
-README_XGBOOST = {
-    "jobName": "xgboost-training",
-    "namespace": "default",
-    "algorithm": {"source": "default", "algorithmName": "xgboost"},
-    "resources": {
-        "instanceResources": {"cpuCores": 4, "memoryGiB": 8, "gpuCount": 0},
-        "instanceCount": 1,
-        "volumeSizeGB": 20,
-    },
-    "hyperparameters": {
-        "xgboost": {"num_round": 100, "eta": 0.3, "max_depth": 6, "objective": "binary:logistic"}
-    },
-    "targetClusters": ["member-cluster-1"],
-}
 FAIL_LABEL = {"testbed.mlplatform.io/outcome": "fail"}
 
 

@@ -11,6 +11,9 @@ from django.conf import settings
 
 from jobs.exceptions import SpecError
 from jobs.specs import JobSpec, label_key_problem, parse_job_request
+from jobs.tests.contract import readme_example
+
+README_EXAMPLE = readme_example()
 
 IMAGES = {
     "tensorflow": "example/tf:1",
@@ -20,22 +23,6 @@ IMAGES = {
     "jax": "example/jax:1",
     "horovod": "example/horovod:1",
     "deepspeed": "example/deepspeed:1",
-}
-
-# The example of the original README, section "Using API", verbatim.
-README_EXAMPLE: dict[str, Any] = {
-    "jobName": "xgboost-training",
-    "namespace": "default",
-    "algorithm": {"source": "default", "algorithmName": "xgboost"},
-    "resources": {
-        "instanceResources": {"cpuCores": 4, "memoryGiB": 8, "gpuCount": 0},
-        "instanceCount": 1,
-        "volumeSizeGB": 20,
-    },
-    "hyperparameters": {
-        "xgboost": {"num_round": 100, "eta": 0.3, "max_depth": 6, "objective": "binary:logistic"}
-    },
-    "targetClusters": ["member-cluster-1"],
 }
 
 
