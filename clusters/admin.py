@@ -42,6 +42,7 @@ class MemberClusterAdmin(admin.ModelAdmin):
                     "region",
                     "zone",
                     "node_count",
+                    "node_summary",
                 )
             },
         ),
@@ -56,6 +57,12 @@ class MemberClusterAdmin(admin.ModelAdmin):
             },
         ),
     )
+
+    readonly_fields = ("node_summary",)
+
+    @admin.display(description="Nodes (schedulable, by shape)")
+    def node_summary(self, obj: MemberCluster) -> str:
+        return obj.node_summary or "not listed yet"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -20,6 +20,11 @@ class MemberCluster(models.Model):
     gpu_allocatable = models.FloatField(default=0)
     gpu_allocated = models.FloatField(default=0)
     node_count = models.PositiveIntegerField(default=0)
+    # Allocatable of the Ready, schedulable nodes, grouped by shape:
+    # [{"cpu": 16.0, "memoryGiB": 64.0, "gpu": 4.0, "count": 4}, ...]. Each instance of a
+    # job is one pod and must fit on one node, which the cluster-wide totals cannot tell.
+    # None until the nodes could be listed (then placement only checks the totals).
+    node_shapes = models.JSONField(null=True, blank=True)
 
     # False once Karmada no longer lists it; kept so old jobs still name a known cluster.
     present = models.BooleanField(default=True)
@@ -46,3 +51,17 @@ class MemberCluster(models.Model):
     @property
     def has_gpu(self) -> bool:
         return self.gpu_allocatable > 0
+
+    @property
+    def node_summary(self) -> str:
+        """The node shapes in words, e.g. "4 nodes of 16 CPU, 64 GiB, 4 GPU"; empty when
+        unknown."""
+        parts = []
+        for shape in self.node_shapes or []:
+            count = shape.get("count", 0)
+            text = f"{count} node{'' if count == 1 else 's'} of {shape.get('cpu', 0):g} CPU, "
+            text += f"{shape.get('memoryGiB', 0):g} GiB"
+            if shape.get("gpu"):
+                text += f", {shape['gpu']:g} GPU"
+            parts.append(text)
+        return "; ".join(parts)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from clusters.client import ClusterError, get_client, quantity
+from clusters.client import ClusterError, KarmadaClient, get_client, quantity
 from clusters.models import MemberCluster
 from jobs.exceptions import SpecError
 
@@ -54,22 +56,81 @@ def _inventory_fields(cluster: dict) -> dict:
     }
 
 
+def _node_ready(node: dict) -> bool:
+    for cond in (node.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return cond.get("status") == "True"
+    return False
+
+
+def node_shapes(nodes: list[dict]) -> list[dict[str, Any]]:
+    """The allocatable of the nodes a pod can be scheduled on, grouped by shape, largest
+    first. Taints are not judged: GPU nodes are commonly tainted for pods that request
+    GPUs, which the cluster's admission tolerates for them."""
+    counts: dict[tuple[float, float, float], int] = {}
+    for node in nodes:
+        if (node.get("spec") or {}).get("unschedulable") or not _node_ready(node):
+            continue
+        allocatable = (node.get("status") or {}).get("allocatable") or {}
+        shape = (
+            float(quantity(allocatable.get("cpu"))),
+            float(quantity(allocatable.get("memory"))) / GIB,
+            float(quantity(allocatable.get(GPU_RESOURCE))),
+        )
+        counts[shape] = counts.get(shape, 0) + 1
+    return [
+        {"cpu": cpu, "memoryGiB": memory, "gpu": gpu, "count": count}
+        for (cpu, memory, gpu), count in sorted(counts.items(), reverse=True)
+    ]
+
+
+def _member_node_shapes(client: KarmadaClient, name: str) -> list[dict[str, Any]] | None:
+    """The member's node shapes through Karmada's cluster proxy; None when it cannot be
+    asked (the last known shapes then stay)."""
+    try:
+        # resourceVersion=0: served from the apiserver's cache, not a quorum read of etcd.
+        listing = client.member_get(name, "/api/v1/nodes", query={"resourceVersion": "0"})
+    except ClusterError as exc:
+        log.warning("cannot list the nodes of %s: %s", name, exc)
+        return None
+    return node_shapes(listing.get("items") or [])
+
+
 def cluster_inventory_sync() -> int:
     """Mirror Karmada's Cluster objects into MemberCluster rows; returns how many exist."""
-    clusters = get_client().list_clusters()
+    client = get_client()
+    clusters = client.list_clusters()
+    # Node listings go through each member, outside the transaction. A cluster that is
+    # not ready is not asked: its proxy would only time out.
+    rows = []
+    for cluster in clusters:
+        fields = _inventory_fields(cluster)
+        if fields["ready"]:
+            shapes = _member_node_shapes(client, cluster["metadata"]["name"])
+            if shapes is not None:
+                fields["node_shapes"] = shapes
+        rows.append((cluster["metadata"]["name"], fields))
     now = timezone.now()
     names = []
     with transaction.atomic():
-        for cluster in clusters:
-            name = cluster["metadata"]["name"]
+        for name, fields in rows:
             names.append(name)
             MemberCluster.objects.update_or_create(
-                name=name, defaults={**_inventory_fields(cluster), "last_synced_at": now}
+                name=name, defaults={**fields, "last_synced_at": now}
             )
         MemberCluster.objects.exclude(name__in=names).update(
             present=False, ready=False, ready_message="No longer registered in Karmada"
         )
     return len(names)
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One instance's pod: it must fit on a single node."""
+
+    cpu: float
+    memory_gib: float
+    gpu: float
 
 
 @dataclass(frozen=True)
@@ -79,15 +140,76 @@ class Demand:
     cpu: float
     memory_gib: float
     gpu: float
+    # The per-pod view, when known: ``instances`` pods of ``instance`` each.
+    instance: Instance | None = None
+    instances: int = 0
 
     @classmethod
     def of(cls, *, cpu_cores: float, memory_gib: float, gpu_count: int, instances: int) -> Demand:
-        return cls(cpu_cores * instances, memory_gib * instances, float(gpu_count * instances))
+        return cls(
+            cpu_cores * instances,
+            memory_gib * instances,
+            float(gpu_count * instances),
+            instance=Instance(cpu_cores, memory_gib, float(gpu_count)),
+            instances=instances,
+        )
 
     def __add__(self, other: Demand) -> Demand:
+        # Adding a helper pod (the MPI launcher) keeps the instances' per-pod view: the
+        # helper is small and fits wherever an instance does.
         return Demand(
-            self.cpu + other.cpu, self.memory_gib + other.memory_gib, self.gpu + other.gpu
+            self.cpu + other.cpu,
+            self.memory_gib + other.memory_gib,
+            self.gpu + other.gpu,
+            instance=self.instance or other.instance,
+            instances=self.instances or other.instances,
         )
+
+
+def _amounts(cpu: float, memory_gib: float, gpu: float) -> str:
+    parts = [f"{cpu:g} CPU", f"{memory_gib:g} GiB memory"]
+    if gpu:
+        parts.append(f"{gpu:g} GPU")
+    return ", ".join(parts)
+
+
+def _node_shortfall(cluster: MemberCluster, demand: Demand) -> str | None:
+    """Why the cluster's nodes can never hold the job's pods, even empty; None when they
+    can (or when the nodes are not known)."""
+    instance, shapes = demand.instance, cluster.node_shapes
+    if instance is None or shapes is None or demand.instances < 1:
+        return None
+    need = {"cpu": instance.cpu, "memoryGiB": instance.memory_gib, "gpu": instance.gpu}
+
+    def per_node(shape: dict) -> int:
+        # The tolerance keeps 64 / 2.56 from rounding down to 24.999...
+        fits = [
+            math.floor(float(shape.get(r) or 0) / amount + 1e-9)
+            for r, amount in need.items()
+            if amount > 0
+        ]
+        return min(fits) if fits else demand.instances
+
+    capacity = sum(per_node(shape) * int(shape.get("count") or 0) for shape in shapes)
+    if capacity >= demand.instances:
+        return None
+    one = _amounts(instance.cpu, instance.memory_gib, instance.gpu)
+    if capacity == 0:
+        largest = {r: max((float(s.get(r) or 0) for s in shapes), default=0.0) for r in need}
+        labels = {"cpu": "CPU", "memoryGiB": "GiB memory", "gpu": "GPU"}
+        over = [
+            f"{need[r]:g} {labels[r]} on one node, the largest has {largest[r]:g}"
+            for r in need
+            if need[r] > largest[r] + 1e-9
+        ]
+        if over:
+            needs = "; ".join(over)
+            return f"{cluster.name} has no node that can hold one instance (it needs {needs})"
+        return f"{cluster.name} has no single node with {one} together"
+    return (
+        f"{cluster.name}'s nodes can hold at most {capacity} of the {demand.instances} "
+        f"instances ({one} each)"
+    )
 
 
 def shortfalls(cluster: MemberCluster, demand: Demand) -> list[str]:
@@ -104,6 +226,11 @@ def shortfalls(cluster: MemberCluster, demand: Demand) -> list[str]:
         )
     if demand.gpu > cluster.gpu_free + 1e-9:
         short.append(f"{cluster.name} needs {demand.gpu:g} GPU, {cluster.gpu_free:g} free")
+    # A pod runs on one node: free capacity spread over several nodes does not help an
+    # instance larger than any of them, which would stay Pending forever.
+    node = _node_shortfall(cluster, demand)
+    if node:
+        short.append(node)
     return short
 
 

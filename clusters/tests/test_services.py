@@ -2,8 +2,15 @@
 
 import pytest
 
+from clusters.client import ClusterError
 from clusters.models import MemberCluster
-from clusters.services import Demand, _inventory_fields, placement_candidates
+from clusters.services import (
+    Demand,
+    _inventory_fields,
+    cluster_inventory_sync,
+    node_shapes,
+    placement_candidates,
+)
 from jobs.exceptions import SpecError
 
 pytestmark = pytest.mark.django_db
@@ -105,3 +112,160 @@ def test_it_counts_every_instance_against_one_cluster():
     demand = Demand.of(cpu_cores=4, memory_gib=8, gpu_count=0, instances=3)
     with pytest.raises(SpecError):
         placement_candidates(target_clusters=["small"], demand=demand)
+
+
+# --- one instance is one pod: it must fit on one node ---------------------------------------
+
+
+def kube_node(name, *, cpu="16", memory="64Gi", gpu=None, ready=True, cordoned=False):
+    allocatable = {"cpu": cpu, "memory": memory, "pods": "110"}
+    if gpu:
+        allocatable["nvidia.com/gpu"] = gpu
+    return {
+        "metadata": {"name": name},
+        "spec": {"unschedulable": True} if cordoned else {},
+        "status": {
+            "allocatable": allocatable,
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+        },
+    }
+
+
+def test_it_groups_the_schedulable_ready_nodes_by_shape():
+    shapes = node_shapes(
+        [
+            kube_node("a", gpu="4"),
+            kube_node("b", gpu="4"),
+            kube_node("c", cpu="32", memory="128Gi"),
+            kube_node("cordoned", cpu="96", memory="512Gi", cordoned=True),
+            kube_node("down", cpu="96", memory="512Gi", ready=False),
+        ]
+    )
+    assert shapes == [
+        {"cpu": 32.0, "memoryGiB": 128.0, "gpu": 0.0, "count": 1},
+        {"cpu": 16.0, "memoryGiB": 64.0, "gpu": 4.0, "count": 2},
+    ]
+
+
+@pytest.fixture
+def shaped_fleet():
+    # As on the testbed: 4 GPU nodes of 16 CPU, and 4 larger CPU-only nodes.
+    MemberCluster.objects.create(
+        name="gpu",
+        ready=True,
+        cpu_allocatable=64,
+        memory_allocatable_gib=256,
+        gpu_allocatable=16,
+        node_shapes=[{"cpu": 16, "memoryGiB": 64, "gpu": 4, "count": 4}],
+    )
+    MemberCluster.objects.create(
+        name="cpu",
+        ready=True,
+        cpu_allocatable=128,
+        memory_allocatable_gib=512,
+        node_shapes=[{"cpu": 32, "memoryGiB": 128, "gpu": 0, "count": 4}],
+    )
+
+
+def demand(cpu, memory, gpu=0, instances=1):
+    return Demand.of(cpu_cores=cpu, memory_gib=memory, gpu_count=gpu, instances=instances)
+
+
+def test_it_refuses_an_instance_larger_than_every_node_of_the_named_cluster(shaped_fleet):
+    # 20 CPU fits the cluster's 64 free cores, but no 16-core node.
+    with pytest.raises(SpecError) as err:
+        placement_candidates(target_clusters=["gpu"], demand=demand(20, 4))
+    (reason,) = err.value.fields["resources"]
+    assert "gpu has no node that can hold one instance" in reason
+    assert "20 CPU on one node, the largest has 16" in reason
+
+
+def test_it_offers_only_clusters_with_a_node_big_enough(shaped_fleet):
+    assert placement_candidates(target_clusters=[], demand=demand(20, 4)) == ["cpu"]
+
+
+def test_it_refuses_more_gpus_per_instance_than_one_node_has(shaped_fleet):
+    with pytest.raises(SpecError) as err:
+        placement_candidates(target_clusters=[], demand=demand(2, 8, gpu=8))
+    (reason,) = err.value.fields["resources"]
+    assert "8 GPU on one node, the largest has 4" in reason
+    assert "cpu has no GPUs" in reason
+
+
+def test_it_counts_how_many_instances_the_nodes_can_hold(shaped_fleet):
+    # 5 x 12 CPU = 60 fits the 64 free cores, but each 16-core node holds only one.
+    with pytest.raises(SpecError) as err:
+        placement_candidates(target_clusters=["gpu"], demand=demand(12, 8, instances=5))
+    (reason,) = err.value.fields["resources"]
+    assert "gpu's nodes can hold at most 4 of the 5 instances (12 CPU, 8 GiB memory each)" in (
+        reason
+    )
+    assert placement_candidates(target_clusters=["gpu"], demand=demand(12, 8, instances=4)) == [
+        "gpu"
+    ]
+
+
+def test_it_wants_one_node_to_have_every_resource_an_instance_needs():
+    MemberCluster.objects.create(
+        name="mixed",
+        ready=True,
+        cpu_allocatable=80,
+        memory_allocatable_gib=320,
+        gpu_allocatable=4,
+        node_shapes=[
+            {"cpu": 64, "memoryGiB": 256, "gpu": 0, "count": 1},
+            {"cpu": 16, "memoryGiB": 64, "gpu": 4, "count": 1},
+        ],
+    )
+    with pytest.raises(SpecError) as err:
+        placement_candidates(target_clusters=["mixed"], demand=demand(32, 8, gpu=2))
+    assert (
+        "mixed has no single node with 32 CPU, 8 GiB memory, 2 GPU together"
+        in (err.value.fields["resources"][0])
+    )
+
+
+def test_it_checks_only_the_totals_while_the_nodes_are_unknown(fleet):
+    assert MemberCluster.objects.get(name="gpu").node_shapes is None
+    assert placement_candidates(target_clusters=["gpu"], demand=demand(20, 4)) == ["gpu"]
+
+
+def test_the_mpi_launcher_keeps_the_per_instance_view(shaped_fleet):
+    launcher = Demand(0.5, 0.5, 0)
+    with pytest.raises(SpecError):
+        placement_candidates(target_clusters=["gpu"], demand=demand(20, 4) + launcher)
+
+
+class FakeKarmada:
+    def __init__(self, clusters, nodes):
+        self.clusters, self.nodes = clusters, nodes
+
+    def list_clusters(self):
+        return self.clusters
+
+    def member_get(self, cluster, path, *, query=None):
+        assert path == "/api/v1/nodes"
+        nodes = self.nodes.get(cluster)
+        if nodes is None:
+            raise ClusterError("proxy: cluster unreachable", permanent=False)
+        return {"items": nodes}
+
+
+def test_the_sync_records_node_shapes_and_keeps_them_when_the_member_cannot_be_asked(
+    monkeypatch,
+):
+    fake = FakeKarmada(
+        [karmada_cluster("m1", gpu="8"), karmada_cluster("m2", ready=False)],
+        {"m1": [kube_node("a", gpu="4"), kube_node("b", gpu="4")]},
+    )
+    monkeypatch.setattr("clusters.services.get_client", lambda: fake)
+    cluster_inventory_sync()
+    m1 = MemberCluster.objects.get(name="m1")
+    assert m1.node_shapes == [{"cpu": 16.0, "memoryGiB": 64.0, "gpu": 4.0, "count": 2}]
+    # Not ready: not asked (its proxy would only time out), shapes still unknown.
+    assert MemberCluster.objects.get(name="m2").node_shapes is None
+
+    fake.nodes = {}  # m1's proxy fails this time
+    cluster_inventory_sync()
+    m1.refresh_from_db()
+    assert m1.node_shapes == [{"cpu": 16.0, "memoryGiB": 64.0, "gpu": 4.0, "count": 2}]

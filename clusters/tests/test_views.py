@@ -47,3 +47,16 @@ def test_it_shows_an_empty_state(client, charlie):
     client.force_login(charlie)
     body = client.get(reverse("clusters:list")).content.decode()
     assert "No member clusters yet" in body
+
+
+def test_it_shows_the_node_shapes_one_instance_must_fit(client, alice):
+    MemberClusterFactory(
+        name="member-cluster-1",
+        node_shapes=[
+            {"cpu": 32, "memoryGiB": 128, "gpu": 0, "count": 1},
+            {"cpu": 16, "memoryGiB": 64, "gpu": 4, "count": 4},
+        ],
+    )
+    client.force_login(alice)
+    body = client.get(reverse("clusters:list")).content.decode()
+    assert "1 node of 32 CPU, 128 GiB; 4 nodes of 16 CPU, 64 GiB, 4 GPU" in body

@@ -325,6 +325,13 @@ class ClusterListApi(ApiView):
         region = serializers.CharField()
         zone = serializers.CharField()
         nodeCount = serializers.IntegerField(source="node_count")
+        nodes = serializers.ListField(
+            source="node_shapes",
+            child=serializers.DictField(),
+            allow_null=True,
+            help_text="Schedulable nodes grouped by allocatable shape ({cpu, memoryGiB, gpu, "
+            "count}): one instance must fit on one node. null until the nodes were listed.",
+        )
         cpuAllocatable = serializers.FloatField(source="cpu_allocatable")
         cpuAllocated = serializers.FloatField(source="cpu_allocated")
         cpuFree = serializers.FloatField(source="cpu_free")
