@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,11 @@ from django.test import override_settings
 
 from clusters.client import ClusterError, KarmadaClient, ResourceRef, ref_for
 
-# The tests only read what the module's scenario recorded; the mark is what makes
-# pytest-django create the test database the scenario and the worker write to.
-pytestmark = [pytest.mark.e2e, pytest.mark.testbed, pytest.mark.django_db]
+# The tests only read what the module's scenario recorded; the mark makes pytest-django
+# create the test database the scenario and the worker write to, and order these tests
+# with the other transactional ones, after every test that runs inside a transaction (a
+# running worker commits inventory rows those would trip over).
+pytestmark = [pytest.mark.e2e, pytest.mark.testbed, pytest.mark.django_db(transaction=True)]
 
 NAMESPACE = "fw-e2e"
 CLUSTERS = ("member-cluster-1", "member-cluster-2")
@@ -311,11 +312,11 @@ def _write_observations(runs: dict[str, Run]) -> None:
 
 
 @pytest.fixture(scope="module")
-def scenario(celery_stack, testbed, django_db_blocker) -> Iterator[dict[str, Run]]:
+def scenario(celery_stack, testbed, django_db_blocker) -> dict[str, Run]:
     """Submit all seven jobs through the API, follow them to the end, record what was seen.
 
     Module-scoped so the jobs run side by side; the rows are committed (the worker must see
-    them) and removed again at the end, with the jobs' objects on Karmada.
+    them) and removed again, with the jobs' objects on Karmada, before any test runs.
     """
     from django.contrib.auth import get_user_model
 
@@ -332,12 +333,12 @@ def scenario(celery_stack, testbed, django_db_blocker) -> Iterator[dict[str, Run
             runs = _scenario(_api_client(user), karmada)
             print(f"\nframework scenario: {time.monotonic() - started:.1f}s for {len(runs)} jobs")
             _write_observations(runs)
-        yield runs
     finally:
+        # Everything the tests check is recorded in `runs`, so the shared testbed is freed
+        # now: the CRs and policies go (Karmada and the member's garbage collector remove
+        # the rest), then the rows.
         with django_db_blocker.unblock():
             jobs = list(TrainingJob.objects.filter(owner=user))
-            # The testbed is shared: take the CRs and policies off Karmada (Karmada and the
-            # member's garbage collector remove the rest), then the rows.
             for job in jobs:
                 for obj in job.manifests:
                     try:
@@ -347,6 +348,7 @@ def scenario(celery_stack, testbed, django_db_blocker) -> Iterator[dict[str, Run
             JobEvent.objects.filter(job__in=jobs).delete()
             TrainingJob.objects.filter(owner=user).delete()
             user.delete()
+    return runs
 
 
 # --- what is expected on the pods ----------------------------------------------------------
