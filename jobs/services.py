@@ -31,7 +31,7 @@ from jobs.manifests import (
 from jobs.models import ACTIVE_STATUSES, FINAL_STATUSES, JobEvent, JobStatus, TrainingJob
 from jobs.selectors import user_can_use_namespace
 from jobs.specs import parse_job_request
-from jobs.status import Observed, advances, observe
+from jobs.status import Observed, advances, implied_steps, observe
 
 log = logging.getLogger(__name__)
 
@@ -304,8 +304,18 @@ def job_apply_status(
 
 
 def _apply_observed(job: TrainingJob, seen: Observed) -> bool:
+    """Record ``seen`` (and the states it implies the job went through) if it is news."""
     if not advances(job.status, seen, job.status_reason, job.status_message):
         return False
+    changed = False
+    for step in [*implied_steps(job.status, seen), seen]:
+        if not _record_observed(job, step):
+            return changed  # someone else moved the job meanwhile: stand back
+        changed = True
+    return changed
+
+
+def _record_observed(job: TrainingJob, seen: Observed) -> bool:
     fields: dict[str, Any] = {}
     now = timezone.now()
     if not job.submitted_at:
@@ -315,15 +325,27 @@ def _apply_observed(job: TrainingJob, seen: Observed) -> bool:
     if seen.status in FINAL_STATUSES:
         fields["finished_at"] = seen.finished_at or now
         fields.setdefault("started_at", job.started_at or seen.started_at)
-    return job_transition(
+    cluster = seen.cluster or job.cluster
+    if not job_transition(
         job_id=job.id,
         old=job.status,
         new=seen.status,
         reason=seen.reason,
         message=seen.message,
-        cluster=seen.cluster or job.cluster,
+        cluster=cluster,
         **fields,
+    ):
+        return False
+    # Keep the in-memory row in step for the next implied step.
+    job.status, job.status_reason, job.status_message, job.cluster = (
+        seen.status,
+        seen.reason,
+        seen.message,
+        cluster,
     )
+    for name, value in fields.items():
+        setattr(job, name, value)
+    return True
 
 
 def job_status_sync() -> int:

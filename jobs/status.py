@@ -137,3 +137,32 @@ def advances(current: str, observed: Observed, current_reason: str, current_mess
         return True
     # Same status: refresh only when Karmada's explanation changed (e.g. unschedulable).
     return (observed.reason, observed.message) != (current_reason, current_message)
+
+
+def implied_steps(current: str, observed: Observed) -> list[Observed]:
+    """States the job must have passed through between two syncs, to record before
+    ``observed`` so that every job's history reads the same way however fast it ran: a job
+    seen Running on a cluster was Scheduled there first, and a job seen Succeeded ran."""
+    steps: list[Observed] = []
+    rank = _RANK.get(current, 0)
+    target = _RANK.get(observed.status, 0)
+    if rank < _RANK[JobStatus.SCHEDULED] < target and observed.cluster:
+        steps.append(
+            Observed(
+                status=JobStatus.SCHEDULED,
+                reason="Scheduled",
+                message=f"Karmada placed the job on {observed.cluster}.",
+                cluster=observed.cluster,
+            )
+        )
+    if rank < _RANK[JobStatus.RUNNING] and observed.status == JobStatus.SUCCEEDED:
+        steps.append(
+            Observed(
+                status=JobStatus.RUNNING,
+                reason="Running",
+                message="The job ran and finished between two status checks.",
+                cluster=observed.cluster,
+                started_at=observed.started_at,
+            )
+        )
+    return steps

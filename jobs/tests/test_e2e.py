@@ -28,13 +28,23 @@ def engineer(transactional_db, django_user_model):
 
 
 @pytest.fixture
-def api(engineer):
+def api(engineer, celery_stack):
+    """The engineer's API client; every job it leaves behind is deleted through the API
+    afterwards, so the shared testbed does not fill up with finished jobs."""
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=engineer).key}")
-    return client
+    yield client
+    leftover = TrainingJob.objects.exclude(status__in=["Deleting", "Deleted"])
+    for job_id in leftover.values_list("id", flat=True):
+        client.delete(f"/api/v1/jobs/{job_id}")
+    wait_for(
+        lambda: not TrainingJob.objects.filter(status="Deleting").exists(),
+        timeout=60,
+        message="test jobs removed from Karmada",
+    )
 
 
 @pytest.fixture

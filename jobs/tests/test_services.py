@@ -130,7 +130,13 @@ class TestStatus:
         services.job_apply_status(job_id=job.id, status="Succeeded", reason="XGBoostJobSucceeded")
         job.refresh_from_db()
         assert job.started_at and job.finished_at and job.cluster == "member-cluster-1"
-        assert [e.to_status for e in job.events.all()] == ["Pending", "Running", "Succeeded"]
+        # Seen Running on a cluster: it was Scheduled there first, and the history says so.
+        assert [e.to_status for e in job.events.all()] == [
+            "Pending",
+            "Scheduled",
+            "Running",
+            "Succeeded",
+        ]
         # Final is final: a late observation changes nothing.
         assert not services.job_apply_status(job_id=job.id, status="Running")
 

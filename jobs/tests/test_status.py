@@ -3,7 +3,7 @@
 import pytest
 
 from jobs.models import JobStatus
-from jobs.status import Observed, advances, observe
+from jobs.status import Observed, advances, implied_steps, observe
 
 
 def workload(*conditions, start=None, done=None):
@@ -151,3 +151,17 @@ def test_a_final_template_condition_wins_over_a_stale_member_status():
     )
     seen = observe(workload(("Succeeded", "True", "TFJobSucceeded", "")), b)
     assert seen.status == JobStatus.SUCCEEDED
+
+
+def test_it_fills_in_the_states_a_fast_job_went_through_between_syncs():
+    seen = Observed(JobStatus.SUCCEEDED, reason="TFJobSucceeded", cluster="member-cluster-1")
+    steps = implied_steps(JobStatus.SUBMITTED, seen)
+    assert [s.status for s in steps] == [JobStatus.SCHEDULED, JobStatus.RUNNING]
+    assert all(s.cluster == "member-cluster-1" for s in steps)
+
+
+def test_it_implies_nothing_it_cannot_know():
+    # A failure may come before any pod ran, and without a cluster there was no placement.
+    assert implied_steps(JobStatus.SUBMITTED, Observed(JobStatus.FAILED)) == []
+    assert implied_steps(JobStatus.RUNNING, Observed(JobStatus.SUCCEEDED, cluster="m")) == []
+    assert implied_steps(JobStatus.SCHEDULED, Observed(JobStatus.RUNNING, cluster="m")) == []
