@@ -1,0 +1,53 @@
+"""Configuration from the environment: the original's formats and loud failures."""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from mlplatform.env import database_config, envbool, envstr, libpq_to_url, parse_duration
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("1s", 1.0), ("500ms", 0.5), ("2m", 120.0), ("3", 3.0)]
+)
+def test_monitor_interval_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "fast", "0s", "-1s", "1d"])
+def test_bad_durations_are_refused(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_the_originals_libpq_database_url_is_understood():
+    url = libpq_to_url(
+        "host=postgres user=mlplatform password=changeme dbname=training_jobs sslmode=disable"
+    )
+    assert url == "postgres://mlplatform:changeme@postgres/training_jobs?sslmode=disable"
+
+
+def test_a_password_with_spaces_survives_the_libpq_form():
+    url = libpq_to_url("host=db port=5433 user=u password='p w' dbname=x")
+    assert database_config(url, None)["PASSWORD"] == "p w"
+    assert database_config(url, None)["PORT"] == 5433
+
+
+def test_secrets_can_come_from_a_mounted_file(monkeypatch, tmp_path):
+    secret = tmp_path / "secret-key"
+    secret.write_text("from-a-file\n")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("SECRET_KEY_FILE", str(secret))
+    assert envstr("SECRET_KEY") == "from-a-file"
+
+
+def test_an_unreadable_secret_file_fails_loudly(monkeypatch, tmp_path):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("SECRET_KEY_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY_FILE"):
+        envstr("SECRET_KEY")
+
+
+def test_a_bad_boolean_fails_loudly(monkeypatch):
+    monkeypatch.setenv("DEBUG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="DEBUG"):
+        envbool("DEBUG", False)
