@@ -144,8 +144,10 @@ KARMADA_KUBECONFIG_PATH = envstr("KARMADA_KUBECONFIG_PATH")
 MGMT_KUBECONFIG_PATH = envstr("MGMT_KUBECONFIG_PATH")
 KARMADA_REQUEST_TIMEOUT = 10.0
 
-# Built-in algorithm images per framework (algorithm.source = "default").
-DEFAULT_IMAGES = {
+# Built-in algorithm images per framework (algorithm.source = "default"). Each receives the
+# hyperparameters as --name=value arguments and as JSON in $HYPERPARAMETERS; operators point
+# a framework at their own image with DEFAULT_IMAGE_<FRAMEWORK> (e.g. DEFAULT_IMAGE_XGBOOST).
+_BUILTIN_IMAGES = {
     "tensorflow": "kubeflow/tf-mnist-with-summaries:latest",
     "pytorch": "kubeflow/pytorch-dist-mnist:latest",
     "xgboost": "kubeflow/xgboost-dist-iris:latest",
@@ -153,6 +155,10 @@ DEFAULT_IMAGES = {
     "jax": "kubeflow/jaxjob-simple:latest",
     "horovod": "horovod/horovod:0.28.1",
     "deepspeed": "mpioperator/deepspeed:latest",
+}
+DEFAULT_IMAGES = {
+    framework: envstr(f"DEFAULT_IMAGE_{framework.upper()}", image)
+    for framework, image in _BUILTIN_IMAGES.items()
 }
 
 # --- Celery -------------------------------------------------------------------------

@@ -51,3 +51,26 @@ def test_a_bad_boolean_fails_loudly(monkeypatch):
     monkeypatch.setenv("DEBUG", "maybe")
     with pytest.raises(ImproperlyConfigured, match="DEBUG"):
         envbool("DEBUG", False)
+
+
+def test_operators_can_replace_a_built_in_image(tmp_path):
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "MLPLATFORM_VAR_DIR": str(tmp_path),
+        "DEFAULT_IMAGE_XGBOOST": "registry.local/ml/xgboost:2.1",
+    }
+    code = "import mlplatform.settings as s; print(*map(s.DEFAULT_IMAGES.get, ['xgboost', 'jax']))"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert out == ["registry.local/ml/xgboost:2.1", settings.DEFAULT_IMAGES["jax"]]
