@@ -289,13 +289,20 @@ class KarmadaClient:
         return result.get("items", [])
 
     def member_pod_log(
-        self, cluster: str, namespace: str, pod: str, *, tail_lines: int = 500
+        self,
+        cluster: str,
+        namespace: str,
+        pod: str,
+        *,
+        tail_lines: int = 500,
+        container: str | None = None,
     ) -> str:
+        query = {"tailLines": str(tail_lines)}
+        # A pod with sidecars refuses a log request that does not name the container.
+        if container:
+            query["container"] = container
         return self.member_get(
-            cluster,
-            f"/api/v1/namespaces/{namespace}/pods/{pod}/log",
-            query={"tailLines": str(tail_lines)},
-            raw=True,
+            cluster, f"/api/v1/namespaces/{namespace}/pods/{pod}/log", query=query, raw=True
         )
 
 

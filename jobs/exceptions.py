@@ -27,3 +27,8 @@ class SpecError(Exception):
 
 class JobStateError(Exception):
     """An action does not fit the job's current status (e.g. resubmitting a running job)."""
+
+
+class PodNotFound(Exception):
+    """The pod is not one of the job's: it never was, or it is gone. Pages and the API answer
+    404 either way, so a pod name cannot be used to read another job's logs."""

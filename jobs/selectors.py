@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
+from django.utils.dateparse import parse_datetime
 
-from jobs.models import JobEvent, NamespaceGrant, TrainingJob
+from clusters.client import get_client
+from jobs.exceptions import PodNotFound
+from jobs.models import JobEvent, JobStatus, NamespaceGrant, TrainingJob
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -79,6 +84,142 @@ def job_get(*, user: User, job_id: uuid.UUID | str) -> TrainingJob:
 
 def job_events(*, job: TrainingJob) -> QuerySet[JobEvent]:
     return job.events.all()
+
+
+# --- pods on the member cluster --------------------------------------------------------------
+
+# training-operator and mpi-operator both label every pod of a job with its name; the
+# replica type is `replica-type` for the former and `job-role` (launcher/worker) for the
+# latter (checked on the testbed with training-operator v1.9 and mpi-operator v0.8).
+JOB_NAME_LABEL = "training.kubeflow.org/job-name"
+REPLICA_TYPE_LABELS = ("training.kubeflow.org/replica-type", "training.kubeflow.org/job-role")
+REPLICA_INDEX_LABEL = "training.kubeflow.org/replica-index"
+# Coordinators first, then workers, so the pod that usually explains a failure is on top.
+_REPLICA_ORDER = {"launcher": 0, "chief": 1, "master": 2, "ps": 3, "worker": 4, "evaluator": 5}
+MAX_TAIL_LINES = 5000
+
+
+@dataclass(frozen=True)
+class PodView:
+    """One pod of a job, reduced to what someone watching the job needs."""
+
+    name: str
+    replica_type: str
+    replica_index: int | None
+    phase: str
+    ready: bool
+    restarts: int
+    node: str
+    started_at: datetime | None
+    container: str
+    # The main container's current termination, or its last one while it runs again after
+    # a restart (why it restarted: OOMKilled, Error…).
+    exit_code: int | None
+    exit_reason: str
+    # Why the pod is not running yet (Unschedulable, ContainerCreating, ImagePullBackOff) or
+    # is stuck (CrashLoopBackOff).
+    waiting_reason: str
+    waiting_message: str
+
+
+def job_pod_selector(job: TrainingJob) -> str:
+    return f"{JOB_NAME_LABEL}={job.k8s_name}"
+
+
+def job_pods(*, job: TrainingJob) -> list[PodView]:
+    """The job's pods as its member cluster has them now, read through Karmada's cluster
+    proxy. Empty until Karmada placed the job. Raises ``ClusterError`` when Karmada or the
+    member does not answer; callers show that instead of the list."""
+    # A deleted job's objects are gone: no need to ask the cluster to confirm it.
+    if not job.cluster or job.status == JobStatus.DELETED:
+        return []
+    items = get_client().member_pods(job.cluster, job.namespace, job_pod_selector(job))
+    pods = [_pod_view(item) for item in items]
+    return sorted(
+        pods,
+        key=lambda p: (
+            _REPLICA_ORDER.get(p.replica_type, 9),
+            p.replica_type,
+            p.replica_index if p.replica_index is not None else -1,
+            p.name,
+        ),
+    )
+
+
+def job_pod_log(*, job: TrainingJob, pod: str, tail_lines: int = 500) -> str:
+    """The last ``tail_lines`` lines of the main container's log of one of the job's pods.
+
+    The name is checked against the job's own pods (listed by the job's label) before any
+    log is read: the caller may see this job, not necessarily every pod in its namespace.
+    Raises ``PodNotFound`` for any other name, ``ClusterError`` when the cluster fails."""
+    tail_lines = max(1, min(int(tail_lines), MAX_TAIL_LINES))
+    match = next((p for p in job_pods(job=job) if p.name == pod), None)
+    if match is None:
+        raise PodNotFound(f"{pod} is not a pod of job {job.name}")
+    return get_client().member_pod_log(
+        job.cluster, job.namespace, match.name, tail_lines=tail_lines, container=match.container
+    )
+
+
+def _pod_view(pod: dict[str, Any]) -> PodView:
+    meta = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    labels = meta.get("labels") or {}
+    replica_type = next((labels[k] for k in REPLICA_TYPE_LABELS if labels.get(k)), "")
+    try:
+        replica_index: int | None = int(labels[REPLICA_INDEX_LABEL])
+    except (KeyError, ValueError):
+        replica_index = None
+
+    container = _main_container(meta, spec)
+    cstatus = next(
+        (c for c in status.get("containerStatuses") or [] if c.get("name") == container), {}
+    )
+    state = cstatus.get("state") or {}
+    restarts = int(cstatus.get("restartCount") or 0)
+    terminated = state.get("terminated") or (
+        (cstatus.get("lastState") or {}).get("terminated") if restarts else None
+    )
+    conditions = {c.get("type"): c for c in status.get("conditions") or []}
+
+    waiting_reason = waiting_message = ""
+    scheduled = conditions.get("PodScheduled") or {}
+    if scheduled.get("status") == "False":
+        waiting_reason = scheduled.get("reason") or "Unschedulable"
+        waiting_message = scheduled.get("message") or ""
+    elif state.get("waiting"):
+        waiting_reason = state["waiting"].get("reason") or ""
+        waiting_message = state["waiting"].get("message") or ""
+
+    exit_reason = (terminated or {}).get("reason") or ""
+    if not exit_reason and status.get("reason"):
+        # Pod-level reasons (Evicted, DeadlineExceeded) leave no container termination.
+        exit_reason = status["reason"]
+    return PodView(
+        name=meta.get("name", ""),
+        replica_type=replica_type.lower(),
+        replica_index=replica_index,
+        phase=status.get("phase") or "Unknown",
+        ready=(conditions.get("Ready") or {}).get("status") == "True",
+        restarts=restarts,
+        node=spec.get("nodeName") or "",
+        started_at=parse_datetime(status["startTime"]) if status.get("startTime") else None,
+        container=container,
+        exit_code=terminated.get("exitCode") if terminated else None,
+        exit_reason=exit_reason,
+        waiting_reason=waiting_reason,
+        waiting_message=waiting_message,
+    )
+
+
+def _main_container(meta: dict[str, Any], spec: dict[str, Any]) -> str:
+    """The container `kubectl logs` would pick: the annotated default, else the first."""
+    annotated = (meta.get("annotations") or {}).get("kubectl.kubernetes.io/default-container")
+    if annotated:
+        return annotated
+    containers = spec.get("containers") or []
+    return containers[0].get("name", "") if containers else ""
 
 
 def _as_list(value: Any) -> list[str]:
