@@ -19,12 +19,21 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from clusters.client import ClusterError
 from jobs import services
-from jobs.exceptions import JobStateError, SpecError
+from jobs.exceptions import JobStateError, PodNotFound, SpecError
 from jobs.forms import HP_PREFIX, JobFilterForm, JobForm, namespace_suggestions
 from jobs.frameworks import get_framework
 from jobs.models import FINAL_STATUSES, TrainingJob
-from jobs.selectors import job_events, job_get, job_list, visible_namespaces
+from jobs.selectors import (
+    MAX_TAIL_LINES,
+    job_events,
+    job_get,
+    job_list,
+    job_pod_log,
+    job_pods,
+    visible_namespaces,
+)
 
 PAGE_SIZE = 25
 STOP_POLLING = 286  # htmx cancels an `every` trigger on this status
@@ -217,6 +226,81 @@ def job_status_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     if job.is_final:
         response.status_code = STOP_POLLING
     return response
+
+
+# --- pods and logs ---------------------------------------------------------------------
+
+DEFAULT_TAIL_LINES = 500
+TAIL_CHOICES = (100, 500, 2000, MAX_TAIL_LINES)
+
+
+def _tail_lines(request: HttpRequest) -> int:
+    # A bad value is a typo in a URL, not worth an error page: fall back to the default.
+    try:
+        lines = int(request.GET.get("tailLines", DEFAULT_TAIL_LINES))
+    except ValueError:
+        lines = DEFAULT_TAIL_LINES
+    return max(1, min(lines, MAX_TAIL_LINES))
+
+
+@require_GET
+def job_pods_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """The job's pods, read live from its member cluster. Polled every 5 s while the job can
+    change; a cluster that does not answer is shown in place of the table, not as a 500."""
+    job = _job_or_404(request, pk)
+    pods = []
+    cluster_error = ""
+    try:
+        pods = job_pods(job=job)
+    except ClusterError as exc:
+        cluster_error = exc.message
+    context = {
+        "job": job,
+        "pods": pods,
+        "cluster_error": cluster_error,
+        "polling": not job.is_final,
+    }
+    if _fragment_request(request):
+        response = render(request, "jobs/_pods.html", context)
+        # After a failed read keep asking: the next answer may be the final list.
+        if job.is_final and not cluster_error:
+            response.status_code = STOP_POLLING
+        return _vary(response)
+    response = render(request, "jobs/pods.html", context)
+    if cluster_error:
+        response.status_code = 503
+    return _vary(response)
+
+
+@require_GET
+def job_pod_log_view(request: HttpRequest, pk: uuid.UUID, pod: str) -> HttpResponse:
+    """The tail of one pod's main container log; only pods of this job (else 404)."""
+    job = _job_or_404(request, pk)
+    tail_lines = _tail_lines(request)
+    log_text = ""
+    cluster_error = ""
+    try:
+        log_text = job_pod_log(job=job, pod=pod, tail_lines=tail_lines)
+    except PodNotFound:
+        raise Http404("No such pod.") from None
+    except ClusterError as exc:
+        if exc.status == 404:  # deleted between the listing and the log request
+            raise Http404("No such pod.") from None
+        cluster_error = exc.message
+    context = {
+        "job": job,
+        "pod": pod,
+        "log": log_text,
+        "tail_lines": tail_lines,
+        "tail_choices": TAIL_CHOICES,
+        "cluster_error": cluster_error,
+    }
+    if _fragment_request(request):
+        return _vary(render(request, "jobs/_pod_log.html", context))
+    response = render(request, "jobs/pod_log.html", context)
+    if cluster_error:
+        response.status_code = 503
+    return _vary(response)
 
 
 # --- actions ----------------------------------------------------------------------------
