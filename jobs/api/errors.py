@@ -18,6 +18,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from clusters.client import ClusterError
 from jobs.exceptions import JobStateError, SpecError
 
 Fields = dict[str, list[str]]
@@ -52,6 +53,20 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
         code, message, fields = status.HTTP_409_CONFLICT, str(exc) or "Conflict.", {}
     elif isinstance(exc, ApiError):
         code, message, fields = exc.status_code, exc.message, exc.fields
+    elif isinstance(exc, ClusterError):
+        # Reads that go live to a member cluster (pods, logs): the request was fine, the
+        # upstream was not. Transient → 503 so clients retry; a refusal (RBAC, a cluster that
+        # left Karmada) → 502, which retrying will not fix.
+        if exc.permanent:
+            code = status.HTTP_502_BAD_GATEWAY
+            message = f"Karmada refused to read from the job's cluster: {exc.message}"
+        else:
+            code = status.HTTP_503_SERVICE_UNAVAILABLE
+            message = (
+                f"Karmada or the job's cluster is unreachable; try again shortly. {exc.message}"
+            )
+            headers["Retry-After"] = "5"
+        fields = {}
     elif isinstance(exc, (Http404, ObjectDoesNotExist)):
         code, message, fields = status.HTTP_404_NOT_FOUND, "Not found.", {}
     elif isinstance(exc, DjangoPermissionDenied):

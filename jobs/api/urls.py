@@ -22,6 +22,10 @@ urlpatterns = [
     ),
     *route("v1/jobs/<str:job_id>/status", views.JobStatusApi.as_view(), name="job-status"),
     *route("v1/jobs/<str:job_id>/resubmit", views.JobResubmitApi.as_view(), name="job-resubmit"),
+    *route("v1/jobs/<str:job_id>/pods", views.JobPodsApi.as_view(), name="job-pods"),
+    *route(
+        "v1/jobs/<str:job_id>/pods/<str:pod>/log", views.JobPodLogApi.as_view(), name="job-pod-log"
+    ),
     *route("v1/clusters", views.ClusterListApi.as_view(), name="clusters"),
     *route("v1/frameworks", views.FrameworkListApi.as_view(), name="frameworks"),
     path("schema", SchemaApi.as_view(), name="schema"),

@@ -22,6 +22,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from clusters.client import ClusterError
 from clusters.selectors import cluster_list
 from jobs import selectors, services
 from jobs.api.base import ApiView
@@ -33,6 +34,7 @@ from jobs.api.serializers import (
     JobOutputSerializer,
     JobRequestSerializer,
 )
+from jobs.exceptions import PodNotFound
 from jobs.frameworks import FRAMEWORKS
 from jobs.models import Framework, JobStatus, TrainingJob
 
@@ -60,6 +62,8 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
         404: "No such job, or not visible to you.",
         409: "The job's status does not allow this.",
         415: "The body is not JSON.",
+        502: "Karmada refused to read from the job's member cluster.",
+        503: "Karmada or the job's member cluster is unreachable; retry later.",
     }
     return {c: OpenApiResponse(ErrorSerializer, description=text[c]) for c in codes}
 
@@ -308,6 +312,107 @@ class JobResubmitApi(ApiView):
     def post(self, request: Request, job_id: str) -> Response:
         job = services.job_resubmit(job=_get_job(request, job_id), user=request.user)
         return Response(self.OutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+# --- pods and logs ------------------------------------------------------------------------
+
+
+class JobPodOutputSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    replicaType = serializers.CharField(
+        source="replica_type",
+        help_text="master, worker, chief… (training-operator); launcher or worker (MPI).",
+    )
+    replicaIndex = serializers.IntegerField(source="replica_index", allow_null=True)
+    phase = serializers.CharField(help_text="Pending, Running, Succeeded, Failed, Unknown.")
+    ready = serializers.BooleanField()
+    restarts = serializers.IntegerField()
+    node = serializers.CharField()
+    startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
+    container = serializers.CharField(help_text="The main container, whose log is served.")
+    exitCode = serializers.IntegerField(
+        source="exit_code",
+        allow_null=True,
+        help_text="Of the main container's termination (the last one if it restarted).",
+    )
+    exitReason = serializers.CharField(source="exit_reason")
+    waitingReason = serializers.CharField(
+        source="waiting_reason", help_text="Why it is not running: Unschedulable, …"
+    )
+    waitingMessage = serializers.CharField(source="waiting_message")
+
+    class Meta:
+        ref_name = "JobPod"
+
+
+class JobPodsApi(ApiView):
+    """The job's pods, read live from its member cluster through Karmada (not from the
+    database): empty until Karmada placed the job."""
+
+    class OutputSerializer(serializers.Serializer):
+        cluster = serializers.CharField(help_text="Empty until Karmada placed the job.")
+        pods = JobPodOutputSerializer(many=True)
+
+        class Meta:
+            ref_name = "JobPods"
+
+    @extend_schema(
+        operation_id="jobs_pods",
+        tags=["jobs"],
+        summary="A job's pods on its member cluster",
+        responses={200: OutputSerializer, **_errors(401, 404, 502, 503)},
+    )
+    def get(self, request: Request, job_id: str) -> Response:
+        job = _get_job(request, job_id)
+        pods = selectors.job_pods(job=job)
+        return Response(self.OutputSerializer({"cluster": job.cluster, "pods": pods}).data)
+
+
+class JobPodLogApi(ApiView):
+    """The tail of one pod's main-container log, as JSON (the API is JSON only, so errors and
+    logs share one shape). Only pods of this job: any other name answers 404."""
+
+    class QuerySerializer(serializers.Serializer):
+        tailLines = serializers.IntegerField(
+            required=False,
+            default=500,
+            min_value=1,
+            max_value=selectors.MAX_TAIL_LINES,
+            help_text="How many lines from the end.",
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        pod = serializers.CharField()
+        tailLines = serializers.IntegerField()
+        log = serializers.CharField(help_text="The log text, lines separated by \\n.")
+
+        class Meta:
+            ref_name = "JobPodLog"
+
+    @extend_schema(
+        operation_id="jobs_pod_log",
+        tags=["jobs"],
+        summary="The tail of a job pod's log",
+        parameters=[QuerySerializer],
+        responses={200: OutputSerializer, **_errors(400, 401, 404, 502, 503)},
+    )
+    def get(self, request: Request, job_id: str, pod: str) -> Response:
+        job = _get_job(request, job_id)
+        query = self.QuerySerializer(data=_query_dict(request, self.QuerySerializer))
+        if not query.is_valid():
+            raise ApiError("Invalid query parameters.", fields=_flat_errors(query.errors))
+        tail_lines = query.validated_data["tailLines"]
+        try:
+            text = selectors.job_pod_log(job=job, pod=pod, tail_lines=tail_lines)
+        except PodNotFound:
+            raise ApiError("Pod not found for this job.", status_code=404) from None
+        except ClusterError as exc:
+            if exc.status == 404:  # gone between the listing and the log request
+                raise ApiError("Pod not found for this job.", status_code=404) from None
+            raise
+        return Response(
+            self.OutputSerializer({"pod": pod, "tailLines": tail_lines, "log": text}).data
+        )
 
 
 # --- clusters and frameworks -------------------------------------------------------------
