@@ -14,9 +14,10 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import urllib3
 from django.conf import settings
@@ -26,6 +27,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.utils import parse_quantity
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MANAGED_BY_SELECTOR = "app.kubernetes.io/managed-by=mlplatform"
 
@@ -134,49 +136,68 @@ class KarmadaClient:
         self.core = k8s.CoreV1Api(self.api)
         self.timeout = timeout or settings.KARMADA_REQUEST_TIMEOUT
 
+    def _call(
+        self,
+        action: str,
+        request: Callable[[], T],
+        *,
+        tolerate: dict[int, Callable[[], T]] | None = None,
+    ) -> T:
+        """Run one API request; errors become ClusterError, except the statuses in
+        ``tolerate``, which answer with their callable's result instead."""
+        try:
+            return request()
+        except ApiException as exc:
+            if tolerate and exc.status in tolerate:
+                return tolerate[exc.status]()
+            raise _error_from(exc, action) from exc
+        except Exception as exc:
+            raise _error_from(exc, action) from exc
+
     # --- generic objects -----------------------------------------------------------
     def create(self, obj: dict[str, Any]) -> dict[str, Any]:
         """Create ``obj``; if it already exists, return the existing one (a retried create)."""
         ref = ref_for(obj)
-        try:
-            return self.custom.create_namespaced_custom_object(
+        action = f"create {ref.kind} {ref.namespace}/{ref.name}"
+
+        def existing() -> dict[str, Any]:
+            found = self.get(ref)
+            if found is None:  # 409 for an object that vanished since: try again later
+                raise ClusterError(f"{action}: conflict, then not found", permanent=False)
+            return found
+
+        return self._call(
+            action,
+            lambda: self.custom.create_namespaced_custom_object(
                 ref.group,
                 ref.version,
                 ref.namespace,
                 ref.plural,
                 obj,
                 _request_timeout=self.timeout,
-            )
-        except ApiException as exc:
-            if exc.status == 409:
-                existing = self.get(ref)
-                if existing is not None:
-                    return existing
-            raise _error_from(exc, f"create {ref.kind} {ref.namespace}/{ref.name}") from exc
-        except Exception as exc:
-            raise _error_from(exc, f"create {ref.kind} {ref.namespace}/{ref.name}") from exc
+            ),
+            tolerate={409: existing},
+        )
 
     def get(self, ref: ResourceRef) -> dict[str, Any] | None:
-        try:
-            return self.custom.get_namespaced_custom_object(
+        return self._call(
+            f"get {ref.kind} {ref.namespace}/{ref.name}",
+            lambda: self.custom.get_namespaced_custom_object(
                 ref.group,
                 ref.version,
                 ref.namespace,
                 ref.plural,
                 ref.name,
                 _request_timeout=self.timeout,
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise _error_from(exc, f"get {ref.kind} {ref.namespace}/{ref.name}") from exc
-        except Exception as exc:
-            raise _error_from(exc, f"get {ref.kind} {ref.namespace}/{ref.name}") from exc
+            ),
+            tolerate={404: lambda: None},
+        )
 
     def delete(self, ref: ResourceRef) -> bool:
         """Delete; True when the object is gone or going (404 counts as done)."""
-        try:
-            self.custom.delete_namespaced_custom_object(
+        self._call(
+            f"delete {ref.kind} {ref.namespace}/{ref.name}",
+            lambda: self.custom.delete_namespaced_custom_object(
                 ref.group,
                 ref.version,
                 ref.namespace,
@@ -184,56 +205,28 @@ class KarmadaClient:
                 ref.name,
                 body=k8s.V1DeleteOptions(propagation_policy="Background"),
                 _request_timeout=self.timeout,
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                return True
-            raise _error_from(exc, f"delete {ref.kind} {ref.namespace}/{ref.name}") from exc
-        except Exception as exc:
-            raise _error_from(exc, f"delete {ref.kind} {ref.namespace}/{ref.name}") from exc
+            ),
+            tolerate={404: lambda: None},
+        )
         return True
 
     def list(
         self, group: str, version: str, plural: str, *, label_selector: str = ""
     ) -> list[dict]:
         """Every object of one kind in every namespace: the sync's one request per kind."""
-        try:
-            result = self.custom.list_cluster_custom_object(
-                group, version, plural, label_selector=label_selector, _request_timeout=self.timeout
-            )
-        except ApiException as exc:
-            if exc.status == 404:  # kind not installed: nothing of it can exist
-                return []
-            raise _error_from(exc, f"list {plural}.{group}") from exc
-        except Exception as exc:
-            raise _error_from(exc, f"list {plural}.{group}") from exc
-        return result.get("items", [])
-
-    def apply(self, obj: dict[str, Any], *, field_manager: str = "mlplatform") -> dict[str, Any]:
-        """Server-side apply (cluster-scoped or namespaced custom objects)."""
-        ref = ref_for(obj)
-        path = f"/apis/{ref.group}/{ref.version}/"
-        if ref.namespace:
-            path += f"namespaces/{ref.namespace}/"
-        path += f"{ref.plural}/{ref.name}"
-        try:
-            data, _, _ = self.api.call_api(
-                path,
-                "PATCH",
-                query_params=[("fieldManager", field_manager), ("force", "true")],
-                header_params={
-                    "Content-Type": "application/apply-patch+yaml",
-                    "Accept": "application/json",
-                },
-                body=obj,
-                response_type="object",
-                auth_settings=["BearerToken"],
-                _return_http_data_only=False,
+        result = self._call(
+            f"list {plural}.{group}",
+            lambda: self.custom.list_cluster_custom_object(
+                group,
+                version,
+                plural,
+                label_selector=label_selector,
                 _request_timeout=self.timeout,
-            )
-        except Exception as exc:
-            raise _error_from(exc, f"apply {ref.kind} {ref.name}") from exc
-        return data
+            ),
+            # Kind not installed: nothing of it can exist.
+            tolerate={404: lambda: {"items": []}},
+        )
+        return result.get("items", [])
 
     def ensure_namespace(self, name: str) -> None:
         """Karmada propagates namespaces to its members itself; it only needs to exist here."""
@@ -242,14 +235,11 @@ class KarmadaClient:
                 name=name, labels={"app.kubernetes.io/managed-by": "mlplatform"}
             )
         )
-        try:
-            self.core.create_namespace(body, _request_timeout=self.timeout)
-        except ApiException as exc:
-            if exc.status == 409:
-                return
-            raise _error_from(exc, f"create namespace {name}") from exc
-        except Exception as exc:
-            raise _error_from(exc, f"create namespace {name}") from exc
+        self._call(
+            f"create namespace {name}",
+            lambda: self.core.create_namespace(body, _request_timeout=self.timeout),
+            tolerate={409: lambda: None},
+        )
 
     # --- Karmada objects -------------------------------------------------------------
     def list_clusters(self) -> list[dict]:
