@@ -199,3 +199,22 @@ def _member_get(karmada, cluster, job):
         if exc.status == 404:
             return None
         raise
+
+
+def test_a_job_whose_submit_message_was_lost_still_reaches_karmada(
+    api, stack, engineer, monkeypatch
+):
+    """Nothing accepted is lost: with the broker message dropped (a fault the real parts do
+    not produce on demand), beat's sweep finds the job still Pending and submits it."""
+    from jobs import services
+
+    monkeypatch.setattr(services, "_enqueue_submit", lambda job_id: None)
+    job_id = _submit(api, readme_example(jobName="lost-message"))["id"]
+    monkeypatch.undo()
+    assert _status(api, job_id) == "Pending"
+    wait_for(
+        lambda: _status(api, job_id) not in {"Pending"},
+        timeout=90,
+        message="the pending sweep to submit the job",
+    )
+    assert _wait_final(api, job_id) == "Succeeded"
