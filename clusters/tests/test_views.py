@@ -60,3 +60,20 @@ def test_it_shows_the_node_shapes_one_instance_must_fit(client, alice):
     client.force_login(alice)
     body = client.get(reverse("clusters:list")).content.decode()
     assert "1 node of 32 CPU, 128 GiB; 4 nodes of 16 CPU, 64 GiB, 4 GPU" in body
+
+
+def test_the_last_sync_reads_naturally(client, alice, db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from clusters.models import MemberCluster
+
+    MemberCluster.objects.create(name="fresh", ready=True, last_synced_at=timezone.now())
+    MemberCluster.objects.create(
+        name="stale", ready=True, last_synced_at=timezone.now() - timedelta(minutes=5)
+    )
+    client.force_login(alice)
+    page = client.get("/clusters/").content.decode()
+    assert "now" in page and "5\xa0minutes ago" in page
+    assert "0\xa0minutes ago" not in page
