@@ -12,6 +12,7 @@ from typing import Any
 
 from jobs.frameworks import _common as c
 from jobs.frameworks.base import Framework, Param, Resources
+from jobs.frameworks.workloads import MPIJOB
 
 
 def _rules(values: Mapping[str, Any], resources: Resources | None) -> list[tuple[str, str]]:
@@ -39,14 +40,7 @@ def _rules(values: Mapping[str, Any], resources: Resources | None) -> list[tuple
 FRAMEWORK = Framework(
     name="deepspeed",
     label="DeepSpeed",
-    kind="MPIJob",
-    api_version="kubeflow.org/v2beta1",
-    plural="mpijobs",
-    container_name="worker",
-    port_name=None,
-    default_port=None,
-    layout="launcher_workers",
-    replica_specs_key="mpiReplicaSpecs",
+    **MPIJOB,
     params=(
         c.epochs(3),
         Param(

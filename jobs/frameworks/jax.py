@@ -8,18 +8,12 @@ from __future__ import annotations
 
 from jobs.frameworks import _common as c
 from jobs.frameworks.base import Framework, Param
+from jobs.frameworks.workloads import JAXJOB
 
 FRAMEWORK = Framework(
     name="jax",
     label="JAX",
-    kind="JAXJob",
-    api_version="kubeflow.org/v1",
-    plural="jaxjobs",
-    container_name="jax",
-    port_name="jaxjob-port",
-    default_port=6666,
-    layout="workers",
-    replica_specs_key="jaxReplicaSpecs",
+    **JAXJOB,
     params=(
         c.epochs(),
         c.batch_size(help="Global batch size, sharded across the processes."),

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jobs.frameworks.base import Framework, Param, Resources
+from jobs.frameworks.workloads import XGBOOSTJOB
 
 OBJECTIVES = tuple(
     """regression regression_l1 huber fair poisson quantile mape gamma tweedie binary
@@ -74,15 +75,8 @@ def _rules(values: Mapping[str, Any], resources: Resources | None) -> list[tuple
 FRAMEWORK = Framework(
     name="lightgbm",
     label="LightGBM",
-    kind="XGBoostJob",
-    api_version="kubeflow.org/v1",
-    plural="xgboostjobs",
-    # It is an XGBoostJob: the operator looks for the xgboost container and port names.
-    container_name="xgboost",
-    port_name="xgboostjob-port",
-    default_port=9999,
-    layout="master_workers",
-    replica_specs_key="xgbReplicaSpecs",
+    # LightGBM runs as an XGBoostJob (its image builds the machine list from its env).
+    **XGBOOSTJOB,
     params=(
         Param(
             "num_iterations",

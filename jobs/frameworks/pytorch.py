@@ -11,6 +11,7 @@ from typing import Any
 
 from jobs.frameworks import _common as c
 from jobs.frameworks.base import Framework, Param, Resources
+from jobs.frameworks.workloads import PYTORCHJOB
 
 
 def _backend_rule(values: Mapping[str, Any], resources: Resources | None) -> list[tuple[str, str]]:
@@ -24,14 +25,7 @@ def _backend_rule(values: Mapping[str, Any], resources: Resources | None) -> lis
 FRAMEWORK = Framework(
     name="pytorch",
     label="PyTorch",
-    kind="PyTorchJob",
-    api_version="kubeflow.org/v1",
-    plural="pytorchjobs",
-    container_name="pytorch",
-    port_name="pytorchjob-port",
-    default_port=23456,
-    layout="master_workers",
-    replica_specs_key="pytorchReplicaSpecs",
+    **PYTORCHJOB,
     params=(
         c.epochs(),
         c.batch_size(),

@@ -8,19 +8,12 @@ from __future__ import annotations
 
 from jobs.frameworks import _common as c
 from jobs.frameworks.base import Framework, Param
+from jobs.frameworks.workloads import TFJOB
 
 FRAMEWORK = Framework(
     name="tensorflow",
     label="TensorFlow",
-    kind="TFJob",
-    api_version="kubeflow.org/v1",
-    plural="tfjobs",
-    # The training-operator finds its container and port by these names (TFJobDefault*).
-    container_name="tensorflow",
-    port_name="tfjob-port",
-    default_port=2222,
-    layout="chief_workers",
-    replica_specs_key="tfReplicaSpecs",
+    **TFJOB,
     params=(
         c.epochs(),
         c.batch_size(help="Global batch size, split across the replicas by the strategy."),

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jobs.frameworks.base import Framework, Param, Resources
+from jobs.frameworks.workloads import XGBOOSTJOB
 
 OBJECTIVES = tuple(
     """reg:squarederror reg:squaredlogerror reg:logistic reg:pseudohubererror
@@ -81,14 +82,7 @@ def _rules(values: Mapping[str, Any], resources: Resources | None) -> list[tuple
 FRAMEWORK = Framework(
     name="xgboost",
     label="XGBoost",
-    kind="XGBoostJob",
-    api_version="kubeflow.org/v1",
-    plural="xgboostjobs",
-    container_name="xgboost",
-    port_name="xgboostjob-port",
-    default_port=9999,
-    layout="master_workers",
-    replica_specs_key="xgbReplicaSpecs",
+    **XGBOOSTJOB,
     params=(
         Param(
             "num_round",

@@ -1,0 +1,65 @@
+"""What each Kubeflow kind needs from a manifest, defined once per kind.
+
+Several frameworks share a kind (LightGBM runs as an XGBoostJob, Horovod and DeepSpeed as
+MPIJobs); keeping the kind's facts here means they cannot drift apart between them. Each
+entry is the keyword arguments a ``Framework`` takes for its workload.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# The training-operator finds a job's container and port by these names (its *Default*
+# constants); a job whose container or port is named otherwise stays Created for ever.
+TFJOB: dict[str, Any] = {
+    "kind": "TFJob",
+    "api_version": "kubeflow.org/v1",
+    "plural": "tfjobs",
+    "container_name": "tensorflow",
+    "port_name": "tfjob-port",
+    "default_port": 2222,
+    "layout": "chief_workers",
+    "replica_specs_key": "tfReplicaSpecs",
+}
+PYTORCHJOB: dict[str, Any] = {
+    "kind": "PyTorchJob",
+    "api_version": "kubeflow.org/v1",
+    "plural": "pytorchjobs",
+    "container_name": "pytorch",
+    "port_name": "pytorchjob-port",
+    "default_port": 23456,
+    "layout": "master_workers",
+    "replica_specs_key": "pytorchReplicaSpecs",
+}
+XGBOOSTJOB: dict[str, Any] = {
+    "kind": "XGBoostJob",
+    "api_version": "kubeflow.org/v1",
+    "plural": "xgboostjobs",
+    "container_name": "xgboost",
+    "port_name": "xgboostjob-port",
+    "default_port": 9999,
+    "layout": "master_workers",
+    "replica_specs_key": "xgbReplicaSpecs",
+}
+JAXJOB: dict[str, Any] = {
+    "kind": "JAXJob",
+    "api_version": "kubeflow.org/v1",
+    "plural": "jaxjobs",
+    "container_name": "jax",
+    "port_name": "jaxjob-port",
+    "default_port": 6666,
+    "layout": "workers",
+    "replica_specs_key": "jaxReplicaSpecs",
+}
+# The mpi-operator takes each replica's first container, whatever its name, and talks ssh
+# to the workers: no named port.
+MPIJOB: dict[str, Any] = {
+    "kind": "MPIJob",
+    "api_version": "kubeflow.org/v2beta1",
+    "plural": "mpijobs",
+    "container_name": "worker",
+    "port_name": None,
+    "default_port": None,
+    "layout": "launcher_workers",
+    "replica_specs_key": "mpiReplicaSpecs",
+}
