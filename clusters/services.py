@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -312,3 +313,44 @@ def placement_candidates(*, target_clusters: list[str], demand: Demand) -> list[
             message="The job does not fit any candidate cluster.",
         )
     return fitting
+
+
+PLACEMENT_STRATEGIES = ("spread", "binpack")
+
+
+def _free_share(cluster: MemberCluster, demand: Demand) -> float:
+    """How much of what the job asks for most is free in the cluster: GPUs for GPU jobs,
+    CPU otherwise."""
+    if demand.gpu:
+        return cluster.gpu_free
+    return cluster.cpu_free
+
+
+def rank_candidates(
+    names: list[str],
+    *,
+    demand: Demand,
+    strategy: str = "spread",
+    rng: random.Random | None = None,
+) -> list[str]:
+    """Order the clusters that fit a job by the operator's placement strategy; the job is
+    sent to the first, with the others as Karmada's fallback.
+
+    ``spread`` draws the first at random, weighted by free capacity, so a burst of jobs lands
+    on the clusters in proportion to their room even though the inventory behind the
+    weights is seconds old (picking "the freest" would send the whole burst to one cluster
+    until the next inventory sync). ``binpack`` fills the fullest cluster that fits first,
+    keeping the others free for large jobs.
+    """
+    if len(names) < 2:
+        return list(names)
+    known = {c.name: c for c in MemberCluster.objects.filter(name__in=names)}
+    free = {name: _free_share(known[name], demand) if name in known else 0.0 for name in names}
+    if strategy == "binpack":
+        return sorted(names, key=lambda name: (free[name], name))
+    by_room = sorted(names, key=lambda name: (-free[name], name))
+    weights = [max(free[name], 0.0) for name in by_room]
+    if sum(weights) <= 0:
+        return by_room
+    first = (rng or random).choices(by_room, weights=weights, k=1)[0]
+    return [first, *[name for name in by_room if name != first]]

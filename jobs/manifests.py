@@ -317,7 +317,15 @@ def build_propagation_policy(job: Any, workload: Mapping[str, Any]) -> dict[str,
     """Places the workload whole in exactly one of the candidate clusters."""
     placement: dict[str, Any] = {}
     candidates = list(job.candidate_clusters or [])
-    if candidates:
+    if len(candidates) > 1:
+        # The platform's choice first (its placement strategy ranked the candidates); the
+        # scheduler tries the groups in order, so the others take the job only when the
+        # first cannot.
+        placement["clusterAffinities"] = [
+            {"affinityName": "preferred", "clusterNames": candidates[:1]},
+            {"affinityName": "fallback", "clusterNames": candidates},
+        ]
+    elif candidates:
         placement["clusterAffinity"] = {"clusterNames": candidates}
     # One group of one cluster: the whole job lands in a single member. No Divided
     # replicaScheduling, which would make Karmada split replicas and ignore this.

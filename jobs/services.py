@@ -29,7 +29,12 @@ from clusters.client import (
     ref_for,
 )
 from clusters.selectors import unready_clusters
-from clusters.services import Demand, control_plane_report, placement_candidates
+from clusters.services import (
+    Demand,
+    control_plane_report,
+    placement_candidates,
+    rank_candidates,
+)
 from jobs.exceptions import JobStateError, SpecError
 from jobs.frameworks import get_framework, workload_kinds
 from jobs.manifests import (
@@ -118,7 +123,11 @@ def job_create(*, user, data: Any) -> TrainingJob:
     if get_framework(spec.framework).is_mpi:
         # MPI jobs also run a launcher pod beside their workers, in the same cluster.
         demand = demand + Demand(LAUNCHER_CPU_CORES, LAUNCHER_MEMORY_GIB, 0)
-    candidates = placement_candidates(target_clusters=spec.target_clusters, demand=demand)
+    candidates = rank_candidates(
+        placement_candidates(target_clusters=spec.target_clusters, demand=demand),
+        demand=demand,
+        strategy=settings.PLACEMENT_STRATEGY,
+    )
     job = TrainingJob(
         name=spec.name,
         namespace=spec.namespace,

@@ -13,6 +13,7 @@ from pathlib import Path
 from mlplatform.env import (
     database_config,
     envbool,
+    envchoice,
     envduration,
     envint,
     envlist,
@@ -143,6 +144,9 @@ SPECTACULAR_SETTINGS = {
 # Unset: `make run` starts the local testbed and sets it; the platform then talks to it.
 KARMADA_KUBECONFIG_PATH = envstr("KARMADA_KUBECONFIG_PATH")
 MGMT_KUBECONFIG_PATH = envstr("MGMT_KUBECONFIG_PATH")
+# Where a job goes among the clusters that fit it: "spread" (weighted by free capacity) or
+# "binpack" (the fullest that fits first).
+PLACEMENT_STRATEGY = envchoice("PLACEMENT_STRATEGY", "spread", ("spread", "binpack"))
 # Every Kubernetes request: seconds to connect, and seconds to wait for each answer.
 KARMADA_CONNECT_TIMEOUT = envduration("KARMADA_CONNECT_TIMEOUT", "3s")
 KARMADA_READ_TIMEOUT = envduration("KARMADA_READ_TIMEOUT", "10s")
