@@ -31,6 +31,8 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.utils import parse_quantity
 
+from mlplatform import metrics
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -137,6 +139,8 @@ def _words(exc: Exception) -> str:
 
 def _raise_for(exc: Exception, action: str) -> NoReturn:
     error = _error_from(exc, action)
+    # "create XGBoostJob ns/name" counts as "create XGBoostJob": a label per kind of call.
+    metrics.count("karmada_errors", " ".join(action.split()[:2]))
     if error is None:
         raise exc
     raise error from exc

@@ -55,6 +55,7 @@ from jobs.models import (
 from jobs.selectors import user_can_use_namespace
 from jobs.specs import parse_job_request
 from jobs.status import Observed, advances, implied_steps, observe
+from mlplatform import metrics
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +258,7 @@ def job_submit(*, job_id: uuid.UUID | str, token: uuid.UUID | str | None = None)
         submitted_at=timezone.now(),
         next_attempt_at=None,
     ):
+        metrics.observe("submit_latency_seconds", (timezone.now() - job.created_at).total_seconds())
         return JobStatus.SUBMITTED
     # Someone moved the job while we were creating: if it was a delete, make sure what we
     # just created does not outlive it (the cleanup sweep is the backstop).
@@ -481,6 +483,8 @@ def _record_observed(job: TrainingJob, seen: Observed) -> bool:
         **fields,
     ):
         return False
+    if seen.changed_at and seen.status != job.status:
+        metrics.observe("status_lag_seconds", (now - seen.changed_at).total_seconds())
     # Keep the in-memory row in step for the next implied step.
     job.status, job.status_reason, job.status_message, job.cluster = (
         seen.status,

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from clusters.client import ClusterError
 from jobs import services
+from mlplatform import metrics
 from mlplatform.locks import try_lock
 
 log = logging.getLogger(__name__)
@@ -90,9 +91,11 @@ def job_status_sync_task() -> int:
     with try_lock("job-status-sync", ttl=services.sync_lock_ttl()) as got:
         if not got:
             log.debug("status sync: the previous pass is still running")
+            metrics.count("status_sync_overlaps")
             return -1
         try:
-            return services.job_status_sync()
+            with metrics.timed("status_sync_seconds"):
+                return services.job_status_sync()
         except ClusterError:
             # job_status_sync has recorded the outage and logged its start; a line per
             # second of an outage would drown the log.

@@ -147,6 +147,9 @@ MGMT_KUBECONFIG_PATH = envstr("MGMT_KUBECONFIG_PATH")
 # Where a job goes among the clusters that fit it: "spread" (weighted by free capacity) or
 # "binpack" (the fullest that fits first).
 PLACEMENT_STRATEGY = envchoice("PLACEMENT_STRATEGY", "spread", ("spread", "binpack"))
+# Scrapers of /metrics send "Authorization: Bearer <METRICS_TOKEN>"; unset, only signed-in
+# platform operators may read it.
+METRICS_TOKEN = envstr("METRICS_TOKEN")
 # Every Kubernetes request: seconds to connect, and seconds to wait for each answer.
 KARMADA_CONNECT_TIMEOUT = envduration("KARMADA_CONNECT_TIMEOUT", "3s")
 KARMADA_READ_TIMEOUT = envduration("KARMADA_READ_TIMEOUT", "10s")
