@@ -113,12 +113,19 @@ def test_an_integral_float_is_an_integer_count():
 
 
 def test_framework_from_algorithm_framework():
+    spec = parse(body(algorithm={"source": "default", "framework": "xgboost"}))
+    assert spec.framework == "xgboost"
+    assert spec.algorithm_name == "xgboost"
+
+
+def test_a_custom_algorithm_keeps_its_own_name():
     spec = parse(
         body(
             algorithm={
-                "source": "default",
+                "source": "custom",
                 "algorithmName": "iris-classifier",
                 "framework": "xgboost",
+                "image": "registry.example.com/team/iris:1",
             }
         )
     )
@@ -127,7 +134,7 @@ def test_framework_from_algorithm_framework():
 
 
 def test_framework_from_the_single_hyperparameters_key():
-    spec = parse(body(algorithm={"source": "default", "algorithmName": "my-model"}))
+    spec = parse(body(algorithm={"source": "default"}))
     assert spec.framework == "xgboost"
 
 
