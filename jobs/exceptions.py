@@ -4,7 +4,9 @@ from __future__ import annotations
 # a short answer, not one as large as itself.
 MAX_ERROR_FIELDS = 50
 MAX_REASONS_PER_FIELD = 5
-MAX_REASON_CHARS = 300
+# Our reasons quote user values shortened (jobs.specs._shown); this is the backstop. It is
+# long enough for a placement refusal that names what each candidate cluster lacks.
+MAX_REASON_CHARS = 1000
 MAX_PATH_CHARS = 200
 
 

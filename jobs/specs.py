@@ -453,6 +453,11 @@ class _Errors:
         return SpecError(fields, omitted=self.omitted, **kwargs)
 
 
+def _shown(value: str, limit: int = 100) -> str:
+    """A user's value quoted in a reason: short, so the reason stays short whatever was sent."""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
@@ -777,13 +782,15 @@ def _resolve_framework(
     if builtin and name is not None and name not in FRAMEWORKS:
         errors.add(
             "algorithm.algorithmName",
-            f"Unknown framework '{name}'. Valid: {valid}. With source 'default' the name "
+            f"Unknown framework '{_shown(name)}'. Valid: {valid}. With source 'default' the name "
             "must be a built-in algorithm; use source 'custom' for your own.",
         )
         return None
     if explicit is not None:
         if explicit not in FRAMEWORKS:
-            errors.add("algorithm.framework", f"Unknown framework '{explicit}'. Valid: {valid}.")
+            errors.add(
+                "algorithm.framework", f"Unknown framework '{_shown(explicit)}'. Valid: {valid}."
+            )
             return None
         if name in FRAMEWORKS and name != explicit:
             errors.add(
@@ -808,7 +815,7 @@ def _resolve_framework(
     else:
         errors.add(
             "algorithm.framework",
-            f"Required for the custom algorithm '{name}': one of {valid}.",
+            f"Required for the custom algorithm '{_shown(name)}': one of {valid}.",
         )
     return None
 
@@ -901,7 +908,9 @@ def _target_clusters(body: _Reader) -> list[str]:
         if not isinstance(item, str):
             body.errors.add(path, f"Expected a string, got {json_type(item)}.")
         elif not spec.items.matches(item):
-            body.errors.add(path, f"'{item}' is not a valid cluster name (lower-case DNS name).")
+            body.errors.add(
+                path, f"'{_shown(item)}' is not a valid cluster name (lower-case DNS name)."
+            )
         elif item in seen:
             body.errors.add(path, f"Cluster '{item}' is listed twice.")
         else:

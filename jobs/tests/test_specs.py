@@ -915,10 +915,17 @@ def test_bounded_errors_shorten_long_paths_and_reasons():
     error = SpecError({"x" * 10_000: ["y" * 10_000] * 20})
     message, fields = error.bounded()
     [(path, reasons)] = fields.items()
-    assert len(path) <= 200 and len(reasons) == 5 and all(len(r) <= 300 for r in reasons)
+    assert len(path) <= 200 and len(reasons) == 5 and all(len(r) <= 1000 for r in reasons)
     assert "15 more problems" in message
 
 
 def test_a_small_error_is_not_changed_by_bounding():
     error = SpecError({"jobName": ["This field is required."]})
     assert error.bounded() == (error.message, {"jobName": ["This field is required."]})
+
+
+def test_a_long_bad_value_is_quoted_short():
+    fields = errors(body(targetClusters=["X" * 100_000]))
+    assert len(fields["targetClusters.0"][0]) < 200
+    fields = errors(body(algorithm={"source": "default", "algorithmName": "x" * 100_000}))
+    assert all(len(r) < 400 for r in fields["algorithm.algorithmName"])
