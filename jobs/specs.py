@@ -655,9 +655,9 @@ def _job_name(body: _Reader) -> str | None:
         body.missing("jobName")
         return None
     spec = body.spec.properties["jobName"]
-    if len(name) > JOB_NAME_MAX:
+    if len(name) > spec.max_length:
         body.errors.add("jobName", f"Must be at most {spec.max_length} characters.")
-    if not spec.regex.fullmatch(name):
+    if spec.regex is not None and not spec.regex.fullmatch(name):
         body.errors.add(
             "jobName",
             "Use lower-case letters, digits and '-', starting with a letter and not ending "
