@@ -81,24 +81,17 @@ def envduration(name: str, default: str) -> float:
         raise ImproperlyConfigured(f"{name}: {exc}") from exc
 
 
-_LIBPQ_PAIR = re.compile(r"\s*(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S*)")
-
-
 def libpq_to_url(dsn: str) -> str:
     """Turn a libpq keyword DSN (``host=db user=u password=p dbname=x sslmode=disable``)
     into a ``postgres://`` URL; the original platform documented this form."""
-    params: dict[str, str] = {}
-    pos = 0
-    dsn = dsn.strip()
-    while pos < len(dsn):
-        match = _LIBPQ_PAIR.match(dsn, pos)
-        if not match or match.end() == pos:
-            raise ValueError(f"cannot parse database DSN near {dsn[pos : pos + 20]!r}")
-        key, value = match.group(1), match.group(2)
-        if value.startswith("'"):
-            value = re.sub(r"\\(.)", r"\1", value[1:-1])
-        params[key] = value
-        pos = match.end()
+    # libpq's own parser (quoting, escapes, known keywords), not a lookalike.
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = {k: str(v) for k, v in conninfo_to_dict(dsn.strip()).items()}
+    except ProgrammingError as exc:
+        raise ValueError(f"cannot parse database DSN: {exc}") from exc
     host = params.pop("host", "localhost")
     port = params.pop("port", "")
     user = params.pop("user", "")
