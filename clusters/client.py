@@ -31,6 +31,8 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.utils import parse_quantity
 
+from clusters.karmada import plural
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -64,25 +66,11 @@ class ResourceRef:
         return self.api_version.rpartition("/")[2]
 
 
-# Plurals of the kinds the platform writes; anything else is looked up by the caller.
-_PLURALS = {
-    "PropagationPolicy": "propagationpolicies",
-    "TFJob": "tfjobs",
-    "PyTorchJob": "pytorchjobs",
-    "XGBoostJob": "xgboostjobs",
-    "JAXJob": "jaxjobs",
-    "MPIJob": "mpijobs",
-    "ResourceInterpreterCustomization": "resourceinterpretercustomizations",
-}
-
-
 def ref_for(obj: dict[str, Any]) -> ResourceRef:
     kind = obj["kind"]
-    if kind not in _PLURALS:
-        raise ValueError(f"unknown kind {kind}")
     meta = obj.get("metadata", {})
     return ResourceRef(
-        obj["apiVersion"], kind, _PLURALS[kind], meta.get("namespace"), meta.get("name")
+        obj["apiVersion"], kind, plural(kind), meta.get("namespace"), meta.get("name")
     )
 
 
@@ -290,7 +278,7 @@ class KarmadaClient:
 
     def list_resource_bindings(self) -> list[dict]:
         # Bindings do not carry the template's labels, so the sync lists them all and
-        # matches by name (<name>-<kind>); one request whatever the number of jobs.
+        # matches by name (karmada.binding_name); one request whatever the number of jobs.
         return self.list("work.karmada.io", "v1alpha2", "resourcebindings")
 
     # --- member clusters through Karmada's cluster proxy -------------------------------

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from clusters import karmada
 from clusters.client import (
     MANAGED_BY_SELECTOR,
     ClusterError,
@@ -29,7 +30,12 @@ from clusters.client import (
     ref_for,
 )
 from clusters.selectors import unready_clusters
-from clusters.services import Demand, control_plane_report, placement_candidates
+from clusters.services import (
+    Demand,
+    PlacementError,
+    control_plane_report,
+    placement_candidates,
+)
 from jobs.exceptions import JobStateError, SpecError
 from jobs.frameworks import get_framework, workload_kinds
 from jobs.manifests import (
@@ -100,6 +106,10 @@ def job_transition(
 # --- create -------------------------------------------------------------------------
 
 
+# The request path each kind of placement refusal is about.
+_PLACEMENT_PATHS = {"target_clusters": "targetClusters", "resources": "resources"}
+
+
 def job_create(*, user, data: Any) -> TrainingJob:
     """Validate a request (the API's camelCase body), store it, and submit it after commit."""
     spec = parse_job_request(data)
@@ -118,7 +128,12 @@ def job_create(*, user, data: Any) -> TrainingJob:
     if get_framework(spec.framework).is_mpi:
         # MPI jobs also run a launcher pod beside their workers, in the same cluster.
         demand = demand + Demand(LAUNCHER_CPU_CORES, LAUNCHER_MEMORY_GIB, 0)
-    candidates = placement_candidates(target_clusters=spec.target_clusters, demand=demand)
+    try:
+        candidates = placement_candidates(target_clusters=spec.target_clusters, demand=demand)
+    except PlacementError as exc:
+        path = _PLACEMENT_PATHS[exc.field]
+        message = {"message": exc.message} if exc.message else {}
+        raise SpecError({path: exc.reasons}, **message) from exc
     job = TrainingJob(
         name=spec.name,
         namespace=spec.namespace,
@@ -588,7 +603,7 @@ def job_status_sync() -> int:
                 if seen is None:
                     continue
             else:
-                binding = bindings.get((job.namespace, f"{job.k8s_name}-{kind.lower()}"))
+                binding = bindings.get((job.namespace, karmada.binding_name(job.k8s_name, kind)))
                 seen = observe(workload, binding)
             seen = _note_unready_cluster(job, seen, unready)
         if _apply_observed(job, seen):
@@ -749,7 +764,12 @@ def _delete_orphans() -> int:
     found: list[dict] = []
     for group, version, plural, _kind in [
         *workload_kinds(),
-        ("policy.karmada.io", "v1alpha1", "propagationpolicies", "PropagationPolicy"),
+        (
+            karmada.POLICY_GROUP,
+            karmada.POLICY_VERSION,
+            karmada.plural(karmada.POLICY_KIND),
+            karmada.POLICY_KIND,
+        ),
     ]:
         try:
             found.extend(client.list(group, version, plural, label_selector=MANAGED_BY_SELECTOR))

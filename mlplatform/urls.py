@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from jobs.api.routing import route
-from jobs.api.views import HealthApi
+from mlplatform.health import HealthApi
 
 urlpatterns = [
     *route("health", HealthApi.as_view(), name="health"),
