@@ -35,7 +35,8 @@ from pathlib import Path
 import yaml
 
 from . import pki, procs
-from .kube import Kube, KubeError, wait_for
+from .kube import Kube, KubeError
+from .polling import wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 TESTBED_DIR = REPO / "testbed"
@@ -1156,8 +1157,10 @@ def _up(lay: Layout, plist: dict[str, Proc], started: dict, phases: Phases, time
             start(*(f"{c}-apiserver" for c in clusters))
             for c in clusters:
                 wait_for(
-                    f"{c}-apiserver /readyz",
                     lambda c=c: (_check_alive(lay, started), kubes[c].healthy())[1],
+                    message=f"{c}-apiserver /readyz",
+                    retry_on=(KubeError,),
+                    interval=0.5,
                     timeout=left(),
                     on_timeout=log_hint(f"{c}-apiserver"),
                 )
@@ -1197,11 +1200,13 @@ def _up(lay: Layout, plist: dict[str, Proc], started: dict, phases: Phases, time
         with phases.phase("every process healthy, Karmada aggregated API available"):
             _wait_healthy(lay, list(plist.values()), started, left())
             wait_for(
-                "APIService v1alpha1.cluster.karmada.io available",
                 lambda: (
                     _check_alive(lay, started),
                     kubes["karmada"].request("GET", "/apis/cluster.karmada.io/v1alpha1"),
                 )[1],
+                message="APIService v1alpha1.cluster.karmada.io available",
+                retry_on=(KubeError,),
+                interval=0.5,
                 timeout=left(),
                 on_timeout=log_hint("karmada-aggregated-apiserver"),
             )
@@ -1215,14 +1220,18 @@ def _up(lay: Layout, plist: dict[str, Proc], started: dict, phases: Phases, time
         with phases.phase("clusters Ready in Karmada, kwok nodes Ready"):
             for m in MEMBERS:
                 wait_for(
-                    f"Karmada Cluster {m} Ready",
                     lambda m=m: (_check_alive(lay, started), cluster_ready(kubes["karmada"], m))[1],
+                    message=f"Karmada Cluster {m} Ready",
+                    retry_on=(KubeError,),
+                    interval=0.5,
                     timeout=left(),
                     on_timeout=log_hint("karmada-controller-manager"),
                 )
                 wait_for(
-                    f"kwok nodes Ready in {m}",
                     lambda m=m: _nodes_ready(kubes[m]),
+                    message=f"kwok nodes Ready in {m}",
+                    retry_on=(KubeError,),
+                    interval=0.5,
                     timeout=left(),
                     on_timeout=log_hint(f"{m}-kwok"),
                 )
@@ -1235,8 +1244,10 @@ def _up(lay: Layout, plist: dict[str, Proc], started: dict, phases: Phases, time
 def _wait_established(kube: Kube, crds: list[dict], timeout: float) -> None:
     names = [d["metadata"]["name"] for d in crds]
     wait_for(
-        f"CRDs established in {kube.host}",
         lambda: all(_crd_established(kube, n) for n in names),
+        message=f"CRDs established in {kube.host}",
+        retry_on=(KubeError,),
+        interval=0.5,
         timeout=timeout,
     )
 
