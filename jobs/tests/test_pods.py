@@ -14,8 +14,8 @@ from django.urls import reverse
 from jobs.models import JobStatus, NamespaceGrant, TrainingJob
 from jobs.selectors import _pod_view
 from jobs.tests.factories import TrainingJobFactory
+from testbed.kwok import POD_LOG_LINES
 from testbed.polling import wait_for
-from testbed.runtime import POD_LOG_LINES
 
 HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "job-pods"}
 STOP_POLLING = 286
