@@ -14,6 +14,7 @@ Every request has a connect and a read timeout (``KARMADA_CONNECT_TIMEOUT``,
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import os
@@ -273,10 +274,10 @@ class KarmadaClient:
         )
 
     # --- Karmada objects -------------------------------------------------------------
-    def list_clusters(self) -> list[dict]:
+    def list_clusters(self) -> builtins.list[dict]:
         return self.list("cluster.karmada.io", "v1alpha1", "clusters")
 
-    def list_resource_bindings(self) -> list[dict]:
+    def list_resource_bindings(self) -> builtins.list[dict]:
         # Bindings do not carry the template's labels, so the sync lists them all and
         # matches by name (karmada.binding_name); one request whatever the number of jobs.
         return self.list("work.karmada.io", "v1alpha2", "resourcebindings")
@@ -303,7 +304,7 @@ class KarmadaClient:
         except Exception as exc:
             _raise_for(exc, f"GET {path} on {cluster}")
 
-    def member_pods(self, cluster: str, namespace: str, label_selector: str) -> list[dict]:
+    def member_pods(self, cluster: str, namespace: str, label_selector: str) -> builtins.list[dict]:
         result = self.member_get(
             cluster, f"/api/v1/namespaces/{namespace}/pods", query={"labelSelector": label_selector}
         )

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -110,7 +111,7 @@ def job_transition(
 _PLACEMENT_PATHS = {"target_clusters": "targetClusters", "resources": "resources"}
 
 
-def job_create(*, user, data: Any) -> TrainingJob:
+def job_create(*, user: User | AnonymousUser, data: Any) -> TrainingJob:
     """Validate a request (the API's camelCase body), store it, and submit it after commit."""
     spec = parse_job_request(data)
     if not user_can_use_namespace(user=user, namespace=spec.namespace):
@@ -132,12 +133,13 @@ def job_create(*, user, data: Any) -> TrainingJob:
         candidates = placement_candidates(target_clusters=spec.target_clusters, demand=demand)
     except PlacementError as exc:
         path = _PLACEMENT_PATHS[exc.field]
-        message = {"message": exc.message} if exc.message else {}
-        raise SpecError({path: exc.reasons}, **message) from exc
+        if exc.message:
+            raise SpecError({path: exc.reasons}, message=exc.message) from exc
+        raise SpecError({path: exc.reasons}) from exc
     job = TrainingJob(
         name=spec.name,
         namespace=spec.namespace,
-        owner=user if user.is_authenticated else None,
+        owner=user if isinstance(user, User) else None,  # an AnonymousUser owns nothing
         framework=spec.framework,
         algorithm_source=spec.algorithm_source,
         algorithm_name=spec.algorithm_name,
@@ -326,7 +328,7 @@ def _start_submit_chain(job_id: uuid.UUID) -> None:
     transaction.on_commit(lambda: _enqueue_submit(job_id, token))
 
 
-def job_resubmit(*, job: TrainingJob, user) -> TrainingJob:
+def job_resubmit(*, job: TrainingJob, user: User | AnonymousUser) -> TrainingJob:
     """Send a SubmitFailed (or waiting Pending) job to Karmada again, now.
 
     Idempotent: the new chain supersedes any chain still waiting to retry, so however often
@@ -355,7 +357,7 @@ def job_resubmit(*, job: TrainingJob, user) -> TrainingJob:
 # --- delete -------------------------------------------------------------------------
 
 
-def job_delete(*, job: TrainingJob, user) -> TrainingJob:
+def job_delete(*, job: TrainingJob, user: User | AnonymousUser) -> TrainingJob:
     """Ask for the job's objects to be removed from Karmada; the job shows Deleting, then
     Deleted once they are gone."""
     with transaction.atomic():
@@ -590,6 +592,7 @@ def job_status_sync() -> int:
     changed = 0
     checks_left = _MISSING_CHECKS_PER_PASS
     for job in active:
+        seen: Observed | None
         kind = get_framework(job.framework).kind
         if kind in unlisted:
             seen = _unknown(job, reason="StatusUnknown", why=unlisted[kind])
@@ -735,7 +738,8 @@ def job_cleanup_sweep() -> dict[str, int]:
             run_policy__has_key="ttlSecondsAfterFinished",
             finished_at__isnull=False,
         ).only("id", "status", "manifests", "run_policy", "finished_at")[:200]
-        if job.finished_at + timedelta(seconds=job.run_policy["ttlSecondsAfterFinished"]) <= now
+        if job.finished_at is not None
+        and job.finished_at + timedelta(seconds=job.run_policy["ttlSecondsAfterFinished"]) <= now
     ]
     cleaned = 0
     for job in expired:

@@ -10,9 +10,16 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any, overload
 from urllib.parse import quote
 
 from django.core.exceptions import ImproperlyConfigured
+
+
+@overload
+def envstr(name: str, default: str) -> str: ...
+@overload
+def envstr(name: str, default: None = None) -> str | None: ...
 
 
 def envstr(name: str, default: str | None = None) -> str | None:
@@ -108,7 +115,7 @@ def libpq_to_url(dsn: str) -> str:
     return f"postgres://{netloc}/{quote(dbname, safe='')}" + (f"?{query}" if query else "")
 
 
-def database_config(value: str | None, default_sqlite: Path) -> dict:
+def database_config(value: str | None, default_sqlite: Path) -> dict[str, Any]:
     """Django DATABASES['default'] from DATABASE_URL in URL or libpq keyword form."""
     import dj_database_url
 
@@ -133,4 +140,4 @@ def database_config(value: str | None, default_sqlite: Path) -> dict:
         config = dj_database_url.parse(value, conn_max_age=60, conn_health_checks=True)
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL: {exc}") from exc
-    return config
+    return dict(config)

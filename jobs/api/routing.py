@@ -16,7 +16,6 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 from drf_spectacular.generators import EndpointEnumerator as SpectacularEndpointEnumerator
 from drf_spectacular.generators import SchemaGenerator as SpectacularSchemaGenerator
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -63,7 +62,7 @@ def _other_methods_view(methods: list[str]) -> View:
         def allowed_methods(self) -> list[str]:
             return [*methods, "OPTIONS"]
 
-        def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
             return Response(status=204)
 
     return OtherMethodsApi.as_view()

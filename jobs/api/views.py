@@ -155,7 +155,7 @@ def _query_dict(request: Request, serializer_class: type[serializers.Serializer]
     """Only the parameters the serializer knows (page, pageSize are the paginator's); a
     repeated parameter counts as a comma list."""
     data = {}
-    for name in serializer_class().fields:
+    for name in serializer_class().fields.keys():
         values = request.query_params.getlist(name)
         if values:
             data[name] = ",".join(values) if len(values) > 1 else values[0]
@@ -386,7 +386,8 @@ class HyperparameterOutputSerializer(serializers.Serializer):
     name = serializers.CharField()
     type = serializers.ChoiceField(choices=["int", "float", "str", "bool", "choice"])
     default = serializers.JSONField(allow_null=True, help_text="null: no default.")
-    required = serializers.BooleanField()
+    # Wire names that a serializer Field also uses as attributes; DRF keeps them apart.
+    required = serializers.BooleanField()  # type: ignore[assignment]
     min = serializers.FloatField(allow_null=True)
     max = serializers.FloatField(allow_null=True)
     minExclusive = serializers.BooleanField(source="min_exclusive")
@@ -403,7 +404,7 @@ class FrameworkListApi(ApiView):
 
     class OutputSerializer(serializers.Serializer):
         name = serializers.CharField()
-        label = serializers.CharField()
+        label = serializers.CharField()  # type: ignore[assignment]  # a wire name, as above
         kind = serializers.CharField(help_text="The Kubeflow workload kind it runs as.")
         apiVersion = serializers.CharField(source="api_version")
         hyperparameters = HyperparameterOutputSerializer(source="params", many=True)
