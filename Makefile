@@ -47,6 +47,7 @@ testbed-status: venv
 lint: venv
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/mypy
 
 fmt: venv
 	.venv/bin/ruff format .

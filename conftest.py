@@ -64,6 +64,17 @@ def charlie(make_user):
 
 
 @pytest.fixture
+def engineer(transactional_db, django_user_model):
+    """An ML engineer working in ``default``, for the end-to-end tests: committed rows
+    (``transactional_db``), so a real Celery worker and the web see them."""
+    from jobs.models import NamespaceGrant
+
+    user = django_user_model.objects.create_user(username="mle", password="mle-pass-123")
+    NamespaceGrant.objects.create(user=user, namespace="default")
+    return user
+
+
+@pytest.fixture
 def operator(make_user):
     """Platform operator: staff, sees everything."""
     return make_user("operator", staff=True)

@@ -27,10 +27,13 @@ import math
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobs.frameworks import Framework, get_framework
 from jobs.frameworks.base import render_value
+
+if TYPE_CHECKING:  # only for the annotations: building manifests stays pure
+    from jobs.models import TrainingJob
 
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "mlplatform"
@@ -114,7 +117,7 @@ def hyperparameters_json(hyperparameters: Mapping[str, Any]) -> str:
     return json.dumps(dict(hyperparameters), sort_keys=True, separators=(",", ":"))
 
 
-def job_labels(job: Any) -> dict[str, str]:
+def job_labels(job: TrainingJob) -> dict[str, str]:
     """The user's labels plus ours (ours win; the spec refuses user keys under our prefixes)."""
     return {
         **dict(job.labels or {}),
@@ -159,14 +162,14 @@ def _resources(cpu_cores: float, memory_gib: float, gpu_count: int) -> dict[str,
     return {"requests": {"cpu": cpu, "memory": memory}, "limits": limits}
 
 
-def _env(job: Any) -> list[dict[str, str]]:
+def _env(job: TrainingJob) -> list[dict[str, str]]:
     return [
         {"name": "MLPLATFORM_JOB_ID", "value": str(job.id)},
         {"name": "HYPERPARAMETERS", "value": hyperparameters_json(job.hyperparameters or {})},
     ]
 
 
-def _volume(job: Any, labels: Mapping[str, str]) -> dict[str, Any]:
+def _volume(job: TrainingJob, labels: Mapping[str, str]) -> dict[str, Any]:
     # A generic ephemeral volume: a PVC created with the pod and deleted with it, so nothing
     # outlives the job and Karmada has no extra object to propagate.
     return {
@@ -195,7 +198,7 @@ def _pod_template(
     return {"metadata": {"labels": dict(labels)}, "spec": spec}
 
 
-def _training_container(job: Any, fw: Framework) -> dict[str, Any]:
+def _training_container(job: TrainingJob, fw: Framework) -> dict[str, Any]:
     hyperparameters = job.hyperparameters or {}
     args = hyperparameter_args(hyperparameters)
     env = _env(job)
@@ -227,20 +230,22 @@ def _training_container(job: Any, fw: Framework) -> dict[str, Any]:
     return container
 
 
-def slots_per_worker(job: Any) -> int:
+def slots_per_worker(job: TrainingJob) -> int:
     """MPI processes per worker: Horovod's own setting; DeepSpeed runs one per GPU."""
     if job.framework == "horovod":
         return int((job.hyperparameters or {}).get("slots_per_worker", 1))
     return max(1, job.gpu_count)
 
 
-def launcher_command(job: Any) -> list[str]:
+def launcher_command(job: TrainingJob) -> list[str]:
     program = list(job.command) if job.command else list(MPI_DEFAULT_PROGRAMS[job.framework])
     processes = job.instance_count * slots_per_worker(job)
     return ["mpirun", "-np", str(processes), *MPIRUN_OPTIONS, *program]
 
 
-def _mpi_replica_specs(job: Any, fw: Framework, labels: Mapping[str, str]) -> dict[str, Any]:
+def _mpi_replica_specs(
+    job: TrainingJob, fw: Framework, labels: Mapping[str, str]
+) -> dict[str, Any]:
     policy = restart_policy(fw, job.run_policy or {})
     args = hyperparameter_args(job.hyperparameters or {})
     launcher: dict[str, Any] = {
@@ -277,7 +282,7 @@ def _mpi_replica_specs(job: Any, fw: Framework, labels: Mapping[str, str]) -> di
     return specs
 
 
-def build_workload(job: Any) -> dict[str, Any]:
+def build_workload(job: TrainingJob) -> dict[str, Any]:
     """The Kubeflow training resource (TFJob, PyTorchJob, XGBoostJob, JAXJob or MPIJob)."""
     fw = get_framework(job.framework)
     labels = job_labels(job)
@@ -313,7 +318,7 @@ def build_workload(job: Any) -> dict[str, Any]:
     }
 
 
-def build_propagation_policy(job: Any, workload: Mapping[str, Any]) -> dict[str, Any]:
+def build_propagation_policy(job: TrainingJob, workload: Mapping[str, Any]) -> dict[str, Any]:
     """Places the workload whole in exactly one of the candidate clusters."""
     placement: dict[str, Any] = {}
     candidates = list(job.candidate_clusters or [])
@@ -360,7 +365,7 @@ def build_propagation_policy(job: Any, workload: Mapping[str, Any]) -> dict[str,
     }
 
 
-def build_manifests(job: Any) -> list[dict[str, Any]]:
+def build_manifests(job: TrainingJob) -> list[dict[str, Any]]:
     """[workload CR, PropagationPolicy] for a ``TrainingJob`` (saved or not)."""
     workload = build_workload(job)
     return [workload, build_propagation_policy(job, workload)]

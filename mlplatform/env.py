@@ -10,9 +10,16 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any, overload
 from urllib.parse import quote
 
 from django.core.exceptions import ImproperlyConfigured
+
+
+@overload
+def envstr(name: str, default: str) -> str: ...
+@overload
+def envstr(name: str, default: None = None) -> str | None: ...
 
 
 def envstr(name: str, default: str | None = None) -> str | None:
@@ -90,24 +97,17 @@ def envduration(name: str, default: str) -> float:
         raise ImproperlyConfigured(f"{name}: {exc}") from exc
 
 
-_LIBPQ_PAIR = re.compile(r"\s*(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S*)")
-
-
 def libpq_to_url(dsn: str) -> str:
     """Turn a libpq keyword DSN (``host=db user=u password=p dbname=x sslmode=disable``)
     into a ``postgres://`` URL; the original platform documented this form."""
-    params: dict[str, str] = {}
-    pos = 0
-    dsn = dsn.strip()
-    while pos < len(dsn):
-        match = _LIBPQ_PAIR.match(dsn, pos)
-        if not match or match.end() == pos:
-            raise ValueError(f"cannot parse database DSN near {dsn[pos : pos + 20]!r}")
-        key, value = match.group(1), match.group(2)
-        if value.startswith("'"):
-            value = re.sub(r"\\(.)", r"\1", value[1:-1])
-        params[key] = value
-        pos = match.end()
+    # libpq's own parser (quoting, escapes, known keywords), not a lookalike.
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = {k: str(v) for k, v in conninfo_to_dict(dsn.strip()).items()}
+    except ProgrammingError as exc:
+        raise ValueError(f"cannot parse database DSN: {exc}") from exc
     host = params.pop("host", "localhost")
     port = params.pop("port", "")
     user = params.pop("user", "")
@@ -124,7 +124,7 @@ def libpq_to_url(dsn: str) -> str:
     return f"postgres://{netloc}/{quote(dbname, safe='')}" + (f"?{query}" if query else "")
 
 
-def database_config(value: str | None, default_sqlite: Path) -> dict:
+def database_config(value: str | None, default_sqlite: Path) -> dict[str, Any]:
     """Django DATABASES['default'] from DATABASE_URL in URL or libpq keyword form."""
     import dj_database_url
 
@@ -149,4 +149,4 @@ def database_config(value: str | None, default_sqlite: Path) -> dict:
         config = dj_database_url.parse(value, conn_max_age=60, conn_health_checks=True)
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL: {exc}") from exc
-    return config
+    return dict(config)

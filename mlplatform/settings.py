@@ -69,7 +69,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "mlplatform.middleware.LoginRequiredMiddleware",
+    # Every page needs a login. Public views are marked @login_not_required (login); DRF
+    # marks every API view so, since it answers 401 in the one error shape itself.
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
 ]
 
 ROOT_URLCONF = "mlplatform.urls"
@@ -138,6 +140,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Documents the operations that share a URL (GET/POST jobs) as separate operations.
     "DEFAULT_GENERATOR_CLASS": "jobs.api.routing.SchemaGenerator",
+    "PREPROCESSING_HOOKS": ["jobs.api.routing.split_operation_views"],
+    # Swagger UI's assets come from drf-spectacular-sidecar, served as our own static
+    # files: the page must work on a cluster without internet access.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Karmada ------------------------------------------------------------------------

@@ -188,7 +188,7 @@ class TestOnKarmada:
 
 def wait_deleted(job):
     """Finish a Deleting job's removal from Karmada (the delete task's loop, inline)."""
-    from mlplatform.testing import wait_for
+    from testbed.polling import wait_for
 
     def gone() -> bool:
         try:

@@ -32,6 +32,17 @@ def test_a_password_with_spaces_survives_the_libpq_form():
     assert database_config(url, None)["PORT"] == 5433
 
 
+def test_libpq_escapes_and_quotes_are_libpqs_own():
+    url = libpq_to_url(r"host=db user=u password='it\'s \\ ok' dbname=x")
+    assert database_config(url, None)["PASSWORD"] == "it's \\ ok"
+
+
+@pytest.mark.parametrize("dsn", ["host=db garbage", "host=db nosuchoption=1", "host='db"])
+def test_a_malformed_libpq_dsn_fails_loudly(dsn):
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_URL"):
+        database_config(dsn, None)
+
+
 def test_secrets_can_come_from_a_mounted_file(monkeypatch, tmp_path):
     secret = tmp_path / "secret-key"
     secret.write_text("from-a-file\n")
