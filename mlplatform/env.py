@@ -115,22 +115,17 @@ def libpq_to_url(dsn: str) -> str:
     return f"postgres://{netloc}/{quote(dbname, safe='')}" + (f"?{query}" if query else "")
 
 
-def database_config(value: str | None, default_sqlite: Path) -> dict:
-    """Django DATABASES['default'] from DATABASE_URL in URL or libpq keyword form."""
+def database_config(value: str | None) -> dict:
+    """Django DATABASES['default'] from DATABASE_URL in URL or libpq keyword form.
+
+    Unset, no database is guessed: `make run` passes its embedded PostgreSQL's URL and every
+    other process names its own. The settings still import (collectstatic needs no
+    database); the first query then fails with a message saying so.
+    """
     import dj_database_url
 
     if not value:
-        # Web, worker and beat share the file: WAL and immediate transactions keep the
-        # one-second sync from tripping over page requests ("database is locked").
-        return {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(default_sqlite),
-            "OPTIONS": {
-                "timeout": 20,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
-        }
+        return {"ENGINE": "mlplatform.nodb"}
     if "://" not in value and "=" in value:
         try:
             value = libpq_to_url(value)
@@ -140,4 +135,23 @@ def database_config(value: str | None, default_sqlite: Path) -> dict:
         config = dj_database_url.parse(value, conn_max_age=60, conn_health_checks=True)
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL: {exc}") from exc
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # Asked for explicitly. Web, worker and beat share the file: WAL and immediate
+        # transactions keep the one-second sync from tripping over page requests.
+        config["CONN_MAX_AGE"] = 0
+        config["OPTIONS"] = {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     return config
+
+
+def celery_broker_url(redis_url: str | None) -> str | None:
+    """Celery's name for the Redis in REDIS_URL. redis-py spells a Unix socket
+    ``unix:///path?db=N`` (the embedded Redis of `make run`), kombu ``redis+socket:///path``."""
+    if not redis_url or not redis_url.startswith("unix://"):
+        return redis_url
+    path, _, query = redis_url.removeprefix("unix://").partition("?")
+    db = dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("db", "0")
+    return f"redis+socket://{path}?virtual_host={db}"
