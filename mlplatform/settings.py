@@ -11,7 +11,6 @@ import secrets
 from pathlib import Path
 
 from mlplatform.env import (
-    celery_broker_url,
     database_config,
     envbool,
     envduration,
@@ -167,7 +166,7 @@ DEFAULT_IMAGES = {
 JOB_MONITOR_INTERVAL = envduration("JOB_MONITOR_INTERVAL", "1s")
 REDIS_URL = envstr("REDIS_URL")
 # Unset, Celery has no broker: every platform process is given REDIS_URL (make run included).
-CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
+CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

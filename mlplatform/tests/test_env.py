@@ -4,7 +4,6 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from mlplatform.env import (
-    celery_broker_url,
     database_config,
     envbool,
     envstr,
@@ -58,19 +57,6 @@ def test_without_database_url_a_query_says_to_set_it():
     finally:
         handler.close_all()
     assert connections["default"].vendor == "postgresql"  # the suite's own is untouched
-
-
-@pytest.mark.parametrize(
-    ("redis_url", "broker"),
-    [
-        ("redis://127.0.0.1:6379/3", "redis://127.0.0.1:6379/3"),
-        ("unix:///var/run/redis.sock?db=2", "redis+socket:///var/run/redis.sock?virtual_host=2"),
-        ("unix:///var/run/redis.sock", "redis+socket:///var/run/redis.sock?virtual_host=0"),
-        (None, None),
-    ],
-)
-def test_celery_gets_the_redis_of_redis_url_in_its_own_spelling(redis_url, broker):
-    assert celery_broker_url(redis_url) == broker
 
 
 def test_secrets_can_come_from_a_mounted_file(monkeypatch, tmp_path):
