@@ -169,14 +169,14 @@ def _check_traversable(path: Path) -> None:
 
 
 def _wait_until(ready: Callable[[], bool], proc: subprocess.Popen, what: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise EmbeddedError(f"{what} exited with code {proc.returncode}:\n{_tail(log)}")
         if ready():
             return
         time.sleep(0.1)
-    raise EmbeddedError(f"{what} did not become ready within 60 s:\n{_tail(log)}")
+    raise EmbeddedError(f"{what} did not become ready within 120 s:\n{_tail(log)}")
 
 
 class EmbeddedPostgres:

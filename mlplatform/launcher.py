@@ -163,7 +163,7 @@ def main() -> int:
 
         web = platform[-1][1]
         health = f"http://{host}:{port}/health"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         # Ready means: /health answers and the port is held by our own gunicorn.
         while not (_health_ok(health) and _listens_on(web.pid, port)):
             for name, proc in platform:
@@ -173,7 +173,7 @@ def main() -> int:
                         + (f" (could port {port} on {host} be taken?)" if name == "web" else "")
                     )
             if time.monotonic() > deadline:
-                raise EmbeddedError(f"web did not answer {health} within 60 s")
+                raise EmbeddedError(f"web did not answer {health} within 120 s")
             time.sleep(0.3)
         base = f"http://{host}:{port}"
         say(f"ready: {base}/   ({login})")
