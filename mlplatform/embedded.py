@@ -199,6 +199,7 @@ class EmbeddedPostgres:
         bin_dir = package_bin("pgserver", "pginstall", "bin")
         _check_socket_path(self.socket_dir / ".s.PGSQL.5432.lock")
         account = _unprivileged_account()
+        self.data.parent.mkdir(parents=True, exist_ok=True)
         if account:
             _check_traversable(self.data)
         for directory in (self.data, self.socket_dir):
@@ -327,3 +328,42 @@ def _free_loopback_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mlplatform.embedded [--var-dir DIR] -- COMMAND ...``: COMMAND runs with
+    DATABASE_URL and REDIS_URL pointing at embedded servers started for it (data in DIR),
+    which stop when it ends. `make test TEST_ENGINES=embedded` runs the suite this way on a
+    machine without Debian's PostgreSQL and Redis."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m mlplatform.embedded")
+    parser.add_argument("--var-dir", type=Path, default=Path("var/embedded"))
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("give the command to run after --")
+    var_dir = args.var_dir.resolve()
+    servers = [EmbeddedPostgres(var_dir), EmbeddedRedis(var_dir)]
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        for server in servers:
+            server.start()
+        env = {**os.environ, "DATABASE_URL": servers[0].url, "REDIS_URL": servers[1].url}
+        print(f"[embedded] PostgreSQL and Redis under {var_dir}", flush=True)
+        return subprocess.run(command, env=env).returncode
+    except EmbeddedError as exc:
+        print(f"[embedded] {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        for server in reversed(servers):
+            server.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
