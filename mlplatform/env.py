@@ -138,7 +138,6 @@ def database_config(value: str | None) -> dict:
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # Asked for explicitly. Web, worker and beat share the file: WAL and immediate
         # transactions keep the one-second sync from tripping over page requests.
-        config["CONN_MAX_AGE"] = 0
         config["OPTIONS"] = {
             "timeout": 20,
             "transaction_mode": "IMMEDIATE",
