@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import ClassVar
 
 import psutil
 import pytest
@@ -43,6 +44,8 @@ def free_port() -> int:
 
 class Run:
     """One `make run` (scripts/run.sh) process, its output in a file."""
+
+    started: ClassVar[list[Run]] = []
 
     def __init__(self, var_dir: Path, port: int, kubeconfig: Path) -> None:
         self.var_dir, self.port, self.kubeconfig = var_dir, port, kubeconfig
@@ -74,6 +77,7 @@ class Run:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
+        Run.started.append(self)
         return self
 
     def output(self) -> str:
@@ -164,6 +168,22 @@ def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:
             if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
                 alive.append(p)
     return alive
+
+
+@pytest.fixture(autouse=True)
+def _stop_every_run(var_dir):
+    """A test that fails half-way still leaves no platform running (stopped before its
+    var/ directory is removed)."""
+    yield
+    while Run.started:
+        run = Run.started.pop()
+        if run.proc.poll() is None:
+            run.proc.terminate()
+            try:
+                run.proc.wait(90)
+            except subprocess.TimeoutExpired:
+                run.proc.kill()
+                run.proc.wait()
 
 
 @pytest.fixture
