@@ -17,12 +17,20 @@ venv: .venv/.installed
 run: venv
 	scripts/run.sh
 
+# debian: the PostgreSQL and Redis of scripts/test-services.sh (CI); embedded: the servers
+# from Python wheels that `make run` uses, started for the run under var/test-engines.
+TEST_ENGINES ?= debian
+
 ## Run every test on real PostgreSQL, Redis, Celery and the local testbed
 test: venv services tools
+ifeq ($(TEST_ENGINES),embedded)
+	$(PY) -m mlplatform.embedded --var-dir var/test-engines -- $(PY) -m pytest $(PYTEST_ARGS)
+else
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
+endif
 
 services:
-	scripts/test-services.sh
+	TEST_ENGINES=$(TEST_ENGINES) scripts/test-services.sh
 
 # Deployment checkers (hadolint, shellcheck, docker-compose client, Compose v2 built once).
 tools: venv

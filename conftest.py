@@ -165,7 +165,10 @@ def _test_database_url() -> str:
     if cfg.get("PASSWORD"):
         auth += ":" + quote(cfg["PASSWORD"], safe="")
     port = f":{cfg['PORT']}" if cfg.get("PORT") else ""
-    return f"postgres://{auth}@{cfg['HOST'] or '127.0.0.1'}{port}/{cfg['NAME']}"
+    host = cfg["HOST"] or "127.0.0.1"
+    if host.startswith("/"):  # a Unix socket directory (TEST_ENGINES=embedded)
+        host = quote(host, safe="")
+    return f"postgres://{auth}@{host}{port}/{cfg['NAME']}"
 
 
 @pytest.fixture(scope="session")

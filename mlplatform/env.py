@@ -124,22 +124,17 @@ def libpq_to_url(dsn: str) -> str:
     return f"postgres://{netloc}/{quote(dbname, safe='')}" + (f"?{query}" if query else "")
 
 
-def database_config(value: str | None, default_sqlite: Path) -> dict[str, Any]:
-    """Django DATABASES['default'] from DATABASE_URL in URL or libpq keyword form."""
+def database_config(value: str | None) -> dict[str, Any]:
+    """Django DATABASES['default'] from DATABASE_URL in URL or libpq keyword form.
+
+    Unset, no database is guessed: `make run` passes its embedded PostgreSQL's URL and every
+    other process names its own. The settings still import (collectstatic needs no
+    database); the first query then fails with a message saying so.
+    """
     import dj_database_url
 
     if not value:
-        # Web, worker and beat share the file: WAL and immediate transactions keep the
-        # one-second sync from tripping over page requests ("database is locked").
-        return {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(default_sqlite),
-            "OPTIONS": {
-                "timeout": 20,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
-        }
+        return {"ENGINE": "mlplatform.nodb"}
     if "://" not in value and "=" in value:
         try:
             value = libpq_to_url(value)
@@ -149,4 +144,12 @@ def database_config(value: str | None, default_sqlite: Path) -> dict[str, Any]:
         config = dj_database_url.parse(value, conn_max_age=60, conn_health_checks=True)
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL: {exc}") from exc
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # Asked for explicitly. Web, worker and beat share the file: WAL and immediate
+        # transactions keep the one-second sync from tripping over page requests.
+        config["OPTIONS"] = {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     return dict(config)

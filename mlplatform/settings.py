@@ -1,8 +1,8 @@
 """mlplatform settings. All environment reading happens here, through mlplatform.env.
 
-With nothing set the platform runs on embedded defaults (SQLite and a filesystem Celery
-broker under var/); DATABASE_URL, REDIS_URL and KARMADA_KUBECONFIG_PATH switch it to
-PostgreSQL, Redis and a real Karmada control plane.
+DATABASE_URL (PostgreSQL; SQLite only when asked for with sqlite:///...), REDIS_URL and
+KARMADA_KUBECONFIG_PATH name the engines; `make run` (mlplatform.launcher) starts embedded
+PostgreSQL and Redis under var/ and sets the first two when they are unset.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "mlplatform.wsgi.application"
 
-DATABASES = {"default": database_config(envstr("DATABASE_URL"), VAR_DIR / "mlplatform.sqlite3")}
+DATABASES = {"default": database_config(envstr("DATABASE_URL"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -182,22 +182,8 @@ DEFAULT_IMAGES = {
 # --- Celery -------------------------------------------------------------------------
 JOB_MONITOR_INTERVAL = envduration("JOB_MONITOR_INTERVAL", "1s")
 REDIS_URL = envstr("REDIS_URL")
-if REDIS_URL:
-    CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
-else:
-    # No server needed: kombu's filesystem transport, for `make run` on a bare machine.
-    _broker_dir = VAR_DIR / "celery-broker"
-    for _sub in ("in", "processed"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "in"),
-        "data_folder_out": str(_broker_dir / "in"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "control_folder": str(_broker_dir / "control"),
-        "store_processed": False,
-    }
+# Unset, Celery has no broker: every platform process is given REDIS_URL (make run included).
+CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
