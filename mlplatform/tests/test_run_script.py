@@ -24,11 +24,11 @@ from typing import ClassVar
 import psutil
 import pytest
 from django.conf import settings
-from testbed.polling import wait_for
 
 from jobs.tests.contract import readme_example
 from mlplatform.embedded import EmbeddedPostgres
 from mlplatform.launcher import port_in_use
+from testbed.polling import wait_for
 
 REPO = Path(settings.BASE_DIR)
 SUBMITTED = {"Submitted", "Scheduled", "Running", "Restarting", "Succeeded", "Failed"}
