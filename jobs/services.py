@@ -29,6 +29,7 @@ from jobs.manifests import (
     kubernetes_name,
 )
 from jobs.models import ACTIVE_STATUSES, FINAL_STATUSES, JobEvent, JobStatus, TrainingJob
+from jobs.namespaces import system_namespace_reason, system_namespace_rule
 from jobs.selectors import user_can_use_namespace
 from jobs.specs import parse_job_request
 from jobs.status import Observed, advances, implied_steps, observe
@@ -85,6 +86,17 @@ def job_transition(
 def job_create(*, user, data: Any) -> TrainingJob:
     """Validate a request (the API's camelCase body), store it, and submit it after commit."""
     spec = parse_job_request(data)
+    pattern = system_namespace_rule(spec.namespace)
+    if pattern:
+        raise SpecError(
+            {
+                "namespace": [
+                    system_namespace_reason(
+                        spec.namespace, pattern, refused="jobs may not run there."
+                    )
+                ]
+            }
+        )
     if not user_can_use_namespace(user=user, namespace=spec.namespace):
         raise SpecError(
             {"namespace": [f"You have no access to namespace '{spec.namespace}'."]},

@@ -58,6 +58,37 @@ def envlist(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$")
+
+
+def envrate(name: str, default: str) -> str | None:
+    """A request rate in Django REST framework's form (``600/min``, ``10/s``, ``1000/hour``);
+    ``off`` turns the limit off (None)."""
+    value = envstr(name, default)
+    if value.strip().lower() in {"off", "none"}:
+        return None
+    match = _RATE.match(value)
+    if not match or int(match.group(1)) < 1:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a rate like 600/min, 10/s or 1000/hour (or off)"
+        )
+    return f"{match.group(1)}/{match.group(2)}"
+
+
+def envheader(name: str) -> tuple[str, str] | None:
+    """``HTTP_X_FORWARDED_PROTO,https`` → Django's SECURE_PROXY_SSL_HEADER tuple."""
+    value = envstr(name)
+    if not value:
+        return None
+    header, sep, expected = (part.strip() for part in value.partition(","))
+    if not sep or not header.startswith("HTTP_") or not expected or "," in expected:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} must be a request header as Django names it and the value "
+            "that means HTTPS, e.g. HTTP_X_FORWARDED_PROTO,https"
+        )
+    return header, expected
+
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
