@@ -15,7 +15,7 @@ venv: .venv/.installed
 
 ## Run the whole platform (web + worker + beat, local testbed unless KARMADA_KUBECONFIG_PATH is set)
 run: venv
-	scripts/run.sh
+	MLPLATFORM_LOCAL=1 scripts/run.sh
 
 ## Run every test on real PostgreSQL, Redis, Celery and the local testbed
 test: venv services tools
