@@ -90,3 +90,17 @@ def test_the_compose_file_lets_a_plain_http_trial_turn_them_off(fake_karmada_kub
     env = compose_env(KARMADA_KUBECONFIG=str(fake_karmada_kubeconfig), **{name: "false"})
     out = run([*compose_command(), "-f", str(REPO / "docker-compose.yml"), "config"], env=env)
     assert yaml.safe_load(out.stdout)["services"]["web"]["environment"][name] == "false"
+
+
+def test_deploy_sh_can_turn_https_off_for_a_trial(fake_karmada_kubeconfig):
+    from deploytools import deploy, load_all
+
+    def config(**env: str) -> dict[str, str]:
+        result = deploy("--dry-run", KARMADA_KUBECONFIG=str(fake_karmada_kubeconfig), **env)
+        assert result.returncode == 0, result.stderr
+        return next(o for o in load_all(result.stdout) if o["kind"] == "ConfigMap")["data"]
+
+    assert config()["SECURE_SSL_REDIRECT"] == "true"
+    plain = config(PLAIN_HTTP="1")
+    assert plain["SECURE_SSL_REDIRECT"] == "false" and plain["SECURE_HSTS_SECONDS"] == "0"
+    assert plain["SESSION_COOKIE_SECURE"] == "false" and plain["CSRF_COOKIE_SECURE"] == "false"
