@@ -108,13 +108,9 @@ def root(make_user):
 
 
 def _api_client(user):
-    from rest_framework.authtoken.models import Token
-    from rest_framework.test import APIClient
+    from mlplatform.testing import token_client
 
-    client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
+    return token_client(user)
 
 
 @pytest.fixture

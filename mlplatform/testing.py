@@ -24,3 +24,14 @@ def wait_for(
             return last
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout}s: {message} (last value: {last!r})", pytrace=False)
+
+
+def token_client(user: Any) -> Any:
+    """A DRF test client that sends ``user``'s API token, as scripts do."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client

@@ -68,7 +68,7 @@ def test_api_refuses_a_job_in_a_system_namespace(api_operator, fleet, namespace,
 
 
 def test_api_refuses_it_even_with_a_grant(make_user, fleet):
-    from conftest import _api_client
+    from mlplatform.testing import token_client as _api_client
 
     # A grant made before the namespace became a system one.
     user = make_user("frank")

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.urls import reverse
 
-from conftest import _api_client
+from mlplatform.testing import token_client as _api_client
 
 
 def _import_settings(tmp_path, **env: str) -> subprocess.CompletedProcess:
