@@ -51,6 +51,13 @@ def envint(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name}={value!r} is not an integer") from exc
 
 
+def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (envstr(name) or default).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} is not one of: {', '.join(choices)}")
+    return value
+
+
 def envlist(name: str, default: list[str]) -> list[str]:
     value = envstr(name)
     if value is None:
@@ -58,7 +65,8 @@ def envlist(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$")
+# Applied with fullmatch, like every pattern here.
+_RATE = re.compile(r"\s*([0-9]+)\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*")
 
 
 def envrate(name: str, default: str) -> str | None:
@@ -67,7 +75,7 @@ def envrate(name: str, default: str) -> str | None:
     value = envstr(name, default)
     if value.strip().lower() in {"off", "none"}:
         return None
-    match = _RATE.match(value)
+    match = _RATE.fullmatch(value)
     if not match or int(match.group(1)) < 1:
         raise ImproperlyConfigured(
             f"{name}={value!r} is not a rate like 600/min, 10/s or 1000/hour (or off)"
@@ -89,13 +97,15 @@ def envheader(name: str) -> tuple[str, str] | None:
     return header, expected
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+# Applied with fullmatch (the whole value); [0-9] because \d would also take other scripts'
+# digits, which float() then reads.
+_DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h)?\s*")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
 def parse_duration(text: str) -> float:
     """Parse Go-style short durations (``1s``, ``500ms``, ``2m``; a bare number is seconds)."""
-    match = _DURATION.match(text)
+    match = _DURATION.fullmatch(text)
     if not match:
         raise ValueError(f"{text!r} is not a duration like 1s, 500ms or 2m")
     seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]

@@ -12,7 +12,6 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from clusters.client import ClusterError, ref_for
-from clusters.models import MemberCluster
 from jobs import services
 from jobs.exceptions import JobStateError, SpecError
 from jobs.models import JobEvent, JobStatus, TrainingJob
@@ -29,20 +28,6 @@ BODY = {
     "hyperparameters": {"xgboost": {"num_round": 10}},
     "targetClusters": [],
 }
-
-
-@pytest.fixture
-def fleet(db):
-    MemberCluster.objects.create(
-        name="member-cluster-1",
-        ready=True,
-        cpu_allocatable=64,
-        memory_allocatable_gib=256,
-        gpu_allocatable=16,
-    )
-    MemberCluster.objects.create(
-        name="member-cluster-2", ready=True, cpu_allocatable=128, memory_allocatable_gib=512
-    )
 
 
 def body(**changes):

@@ -60,6 +60,7 @@ HELPERS = {
     "envint",
     "envlist",
     "envduration",
+    "envchoice",
     "envrate",
     "envheader",
     "getenv",

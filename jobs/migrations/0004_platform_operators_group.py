@@ -44,7 +44,7 @@ class Migration(migrations.Migration):
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("clusters", "0002_member_cluster_node_shapes"),
-        ("jobs", "0002_operate_all_namespaces_permission"),
+        ("jobs", "0003_operate_all_namespaces_permission"),
     ]
 
     operations = [migrations.RunPython(create_group, remove_group)]
