@@ -41,7 +41,7 @@ class TestCreate:
         job = services.job_create(user=alice, data=body())
         assert job.status == JobStatus.PENDING
         assert job.owner == alice
-        assert job.candidate_clusters == ["member-cluster-1", "member-cluster-2"]
+        assert sorted(job.candidate_clusters) == ["member-cluster-1", "member-cluster-2"]
         assert [m["kind"] for m in job.manifests] == ["XGBoostJob", "PropagationPolicy"]
         assert job.k8s_name.startswith("svc-test-")
         assert list(JobEvent.objects.filter(job=job).values_list("to_status", flat=True)) == [
