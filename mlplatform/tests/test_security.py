@@ -217,3 +217,12 @@ def test_a_successful_login_clears_the_count(settings, client, alice):
 def test_the_login_page_still_works(client, alice):
     assert client.get(reverse("login")).status_code == 200
     assert _login(client, "alice", "alice-pass-123").status_code == 302
+
+
+def test_the_schema_documents_the_429(alice):
+    schema = _api_client(alice).get("/api/schema?format=json").json()
+    operations = [
+        op for path in schema["paths"].values() for op in path.values() if isinstance(op, dict)
+    ]
+    with_credentials = [op for op in operations if op.get("operationId") != "health"]
+    assert with_credentials and all("429" in op["responses"] for op in with_credentials)
