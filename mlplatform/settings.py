@@ -63,9 +63,9 @@ CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 # "HTTP_X_FORWARDED_PROTO,https": trust the proxy's header to tell that a request was HTTPS.
 SECURE_PROXY_SSL_HEADER = envheader("SECURE_PROXY_SSL_HEADER")
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
-# Liveness and readiness probes speak plain HTTP to the pod itself: /health must answer
-# them, not redirect them to https.
-SECURE_REDIRECT_EXEMPT = [r"^health/?$"]
+# Liveness and readiness probes, and Prometheus scraping /metrics, speak plain HTTP to the
+# pod itself: they must be answered, not redirected to https (which the pod does not serve).
+SECURE_REDIRECT_EXEMPT = [r"^health/?$", r"^metrics/?$"]
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
