@@ -228,3 +228,24 @@ def test_the_schema_documents_the_429(alice):
     ]
     with_credentials = [op for op in operations if op.get("operationId") != "health"]
     assert with_credentials and all("429" in op["responses"] for op in with_credentials)
+
+
+def test_failed_logins_count_in_redis_when_there_is_one(settings, client, alice):
+    import redis
+
+    import mlplatform.settings as configured
+
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {"default": {**configured.CACHES["default"], "KEY_PREFIX": prefix}}
+    settings.LOGIN_FAILURE_LIMIT = 2
+    other = redis.Redis.from_url(django_settings.REDIS_URL)
+    try:
+        _login(client, "alice", "wrong")
+        _login(client, "alice", "wrong")
+        (key,) = other.keys(f"{prefix}:*login-failures:*")
+        assert int(other.get(key)) == 2
+        assert 0 < other.ttl(key) <= int(settings.LOGIN_FAILURE_WINDOW)
+        assert _login(client, "alice", "alice-pass-123").status_code == 429
+    finally:
+        for key in other.keys(f"{prefix}:*"):
+            other.delete(key)
