@@ -13,6 +13,7 @@ account from one place.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from typing import Any
 
@@ -23,6 +24,10 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from rest_framework.throttling import BaseThrottle
+
+from mlplatform.cache import CACHE_DOWN
+
+log = logging.getLogger(__name__)
 
 # Where sign-in forms are posted: the platform's login page and the admin's.
 LOGIN_PATHS = frozenset({"/accounts/login/", "/admin/login/"})
@@ -40,17 +45,26 @@ def _key(username: str, request: HttpRequest) -> str:
 
 
 def failures(username: str, request: HttpRequest) -> int:
-    return int(cache.get(_key(username, request)) or 0)
+    try:
+        return int(cache.get(_key(username, request)) or 0)
+    except CACHE_DOWN as exc:
+        # A guard, not a dependency: with Redis unreachable sign-ins still work, unlimited.
+        log.warning("login limit not applied: the cache is unreachable (%s)", exc)
+        return 0
 
 
 def record_failure(username: str, request: HttpRequest) -> None:
     key = _key(username, request)
-    # The window starts at the first failure and is not extended by later ones.
-    cache.add(key, 0, timeout=math.ceil(settings.LOGIN_FAILURE_WINDOW))
+    window = math.ceil(settings.LOGIN_FAILURE_WINDOW)
     try:
-        cache.incr(key)
-    except ValueError:  # expired between add and incr: this failure opens a new window
-        cache.add(key, 1, timeout=math.ceil(settings.LOGIN_FAILURE_WINDOW))
+        # The window starts at the first failure and is not extended by later ones.
+        cache.add(key, 0, timeout=window)
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr: this failure opens a new window
+            cache.add(key, 1, timeout=window)
+    except CACHE_DOWN as exc:
+        log.warning("failed login not counted: the cache is unreachable (%s)", exc)
 
 
 @receiver(user_login_failed, dispatch_uid="mlplatform.login_limit.failed")
@@ -63,7 +77,10 @@ def _on_login_failed(sender: Any, credentials: dict, request: HttpRequest | None
 @receiver(user_logged_in, dispatch_uid="mlplatform.login_limit.succeeded")
 def _on_logged_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     if request is not None and request.method == "POST":
-        cache.delete(_key(request.POST.get("username") or user.get_username(), request))
+        try:
+            cache.delete(_key(request.POST.get("username") or user.get_username(), request))
+        except CACHE_DOWN as exc:
+            log.warning("failed logins not reset: the cache is unreachable (%s)", exc)
 
 
 def locked_out(request: HttpRequest) -> HttpResponse:

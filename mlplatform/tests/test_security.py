@@ -249,3 +249,29 @@ def test_failed_logins_count_in_redis_when_there_is_one(settings, client, alice)
     finally:
         for key in other.keys(f"{prefix}:*"):
             other.delete(key)
+
+
+@pytest.fixture
+def unreachable_cache(settings):
+    # A real refusal: nothing listens on port 1.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+
+
+def test_the_api_works_unlimited_while_redis_is_down(unreachable_cache, settings, alice, caplog):
+    settings.API_THROTTLE_USER = "1/min"
+    api = _api_client(alice)
+    assert [api.get("/api/v1/jobs").status_code for _ in range(3)] == [200, 200, 200]
+    assert "rate limit not applied" in caplog.text
+
+
+def test_sign_in_works_while_redis_is_down(unreachable_cache, settings, client, alice, caplog):
+    settings.LOGIN_FAILURE_LIMIT = 1
+    assert _login(client, "alice", "wrong").status_code == 200
+    assert _login(client, "alice", "alice-pass-123").status_code == 302
+    assert "the cache is unreachable" in caplog.text
