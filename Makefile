@@ -15,7 +15,7 @@ venv: .venv/.installed
 
 ## Run the whole platform (web + worker + beat, local testbed unless KARMADA_KUBECONFIG_PATH is set)
 run: venv
-	scripts/run.sh
+	MLPLATFORM_LOCAL=1 scripts/run.sh
 
 # debian: the PostgreSQL and Redis of scripts/test-services.sh (CI); embedded: the servers
 # from Python wheels that `make run` uses, started for the run under var/test-engines.

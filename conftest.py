@@ -27,19 +27,44 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _isolated_cache(settings):
+    # API throttles and failed-login counters live in the cache; each test starts from an
+    # empty one of its own instead of sharing Redis with the rest of the run (and with
+    # earlier runs). Tests of the Redis cache itself configure it explicitly.
+    import uuid
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"test-{uuid.uuid4().hex}",
+        }
+    }
+
+
 @pytest.fixture
 def make_user(db, django_user_model):
     from jobs.models import NamespaceGrant
+    from jobs.roles import operators_group
 
-    def make(username: str, *, namespaces: tuple[str, ...] = (), staff: bool = False):
+    def make(
+        username: str,
+        *,
+        namespaces: tuple[str, ...] = (),
+        staff: bool = False,
+        superuser: bool = False,
+        operator: bool = False,
+    ):
         user = django_user_model.objects.create_user(
             username=username,
             password=f"{username}-pass-123",
-            is_staff=staff,
-            is_superuser=staff,
+            is_staff=staff or superuser,
+            is_superuser=superuser,
         )
         for ns in namespaces:
             NamespaceGrant.objects.create(user=user, namespace=ns)
+        if operator:
+            user.groups.add(operators_group())
         return user
 
     return make
@@ -76,8 +101,21 @@ def engineer(transactional_db, django_user_model):
 
 @pytest.fixture
 def operator(make_user):
-    """Platform operator: staff, sees everything."""
-    return make_user("operator", staff=True)
+    """Platform operator: in the "Platform operators" group (every namespace), and staff
+    for the admin; not a superuser."""
+    return make_user("operator", staff=True, operator=True)
+
+
+@pytest.fixture
+def dave(make_user):
+    """Staff without the operator permission: admin login, but only team-c."""
+    return make_user("dave", namespaces=("team-c",), staff=True)
+
+
+@pytest.fixture
+def root(make_user):
+    """Superuser: every permission, as Django's rules give it."""
+    return make_user("root", superuser=True)
 
 
 @pytest.fixture
@@ -99,13 +137,9 @@ def fleet(db):
 
 
 def _api_client(user):
-    from rest_framework.authtoken.models import Token
-    from rest_framework.test import APIClient
+    from mlplatform.testing import token_client
 
-    client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
+    return token_client(user)
 
 
 @pytest.fixture
@@ -126,6 +160,11 @@ def api_charlie(charlie):
 @pytest.fixture
 def api_operator(operator):
     return _api_client(operator)
+
+
+@pytest.fixture
+def api_dave(dave):
+    return _api_client(dave)
 
 
 # --- the real multi-cluster testbed and a real Celery worker + beat -------------------

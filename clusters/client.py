@@ -68,6 +68,19 @@ class ResourceRef:
         return self.api_version.rpartition("/")[2]
 
 
+def namespace_labels() -> dict[str, str]:
+    """Labels of a namespace the platform creates: ours, and the Pod Security Standard the
+    members' admission enforces there (warn and audit at the same level, so a violation is
+    also reported where it is refused)."""
+    level = settings.POD_SECURITY_LEVEL
+    return {
+        "app.kubernetes.io/managed-by": "mlplatform",
+        "pod-security.kubernetes.io/enforce": level,
+        "pod-security.kubernetes.io/warn": level,
+        "pod-security.kubernetes.io/audit": level,
+    }
+
+
 def ref_for(obj: dict[str, Any]) -> ResourceRef:
     kind = obj["kind"]
     meta = obj.get("metadata", {})
@@ -264,12 +277,10 @@ class KarmadaClient:
         return result.get("items", [])
 
     def ensure_namespace(self, name: str) -> None:
-        """Karmada propagates namespaces to its members itself; it only needs to exist here."""
-        body = k8s.V1Namespace(
-            metadata=k8s.V1ObjectMeta(
-                name=name, labels={"app.kubernetes.io/managed-by": "mlplatform"}
-            )
-        )
+        """Karmada propagates namespaces to its members itself, labels included; it only
+        needs to exist here. One the platform creates gets the Pod Security level of
+        settings.POD_SECURITY_LEVEL; an existing namespace is left as its owner made it."""
+        body = k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name, labels=namespace_labels()))
         self._call(
             f"create namespace {name}",
             lambda: self.core.create_namespace(body, _request_timeout=self.timeout),

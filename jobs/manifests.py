@@ -17,6 +17,9 @@ Decisions worth knowing (each is explained where it is made):
 * runPolicy.ttlSecondsAfterFinished is never sent: the platform enforces it by removing the
   finished job from Karmada itself. Passed to a member, its operator deletes the finished job,
   Karmada re-creates it from its Work object, and it runs again, without end.
+* Pods: no service-account token, and the restricted Pod Security Standard (uid 1000, no
+  capabilities, no privilege escalation, RuntimeDefault seccomp) — except MPIJob pods, which
+  need root for sshd and stay within baseline (see jobs.frameworks.workloads.MPIJOB).
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ VOLUME_NAME = "ml-storage"
 VOLUME_MOUNT_PATH = "/opt/ml"
 GPU_RESOURCE = "nvidia.com/gpu"
 DEFAULT_CLEAN_POD_POLICY = "Running"
+# The uid and gid training containers run as (all but MPI's; see pod_security_context).
+TRAINING_UID = 1000
 
 # The MPI launcher only runs mpirun; it is small and never gets a GPU (the mpi-operator
 # hides GPUs from it anyway). Placement must count it on top of the instances.
@@ -186,13 +191,53 @@ def _volume(job: TrainingJob, labels: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def pod_security_context(fw: Framework) -> dict[str, Any]:
+    """The pod's securityContext: restricted-compatible, except what ``fw.runs_as_root``
+    needs (MPI; see jobs.frameworks.workloads)."""
+    context: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
+    if not fw.runs_as_root:
+        # A fixed non-root uid rather than only runAsNonRoot: most training images declare
+        # no USER (or a name, which the kubelet cannot check), and would otherwise be
+        # refused at start. fsGroup makes the /opt/ml volume writable for that uid;
+        # OnRootMismatch spares a large volume the recursive chown on every start.
+        context.update(
+            {
+                "runAsNonRoot": True,
+                "runAsUser": TRAINING_UID,
+                "runAsGroup": TRAINING_UID,
+                "fsGroup": TRAINING_UID,
+                "fsGroupChangePolicy": "OnRootMismatch",
+            }
+        )
+    return context
+
+
+def container_security_context(fw: Framework) -> dict[str, Any]:
+    context: dict[str, Any] = {"allowPrivilegeEscalation": False}
+    if not fw.runs_as_root:
+        context["capabilities"] = {"drop": ["ALL"]}
+    return context
+
+
 def _pod_template(
-    containers: list[dict[str, Any]], labels: Mapping[str, str], volume: dict | None
+    fw: Framework,
+    containers: list[dict[str, Any]],
+    labels: Mapping[str, str],
+    volume: dict | None,
 ) -> dict[str, Any]:
     # Labels go on the pods too: the testbed's failure label must reach them, and pods can be
     # found by job id without knowing each operator's own labels.
     # Copies: replicas must not share mutable parts, or editing one would edit them all.
-    spec: dict[str, Any] = {"containers": copy.deepcopy(containers)}
+    containers = copy.deepcopy(containers)
+    for container in containers:
+        container["securityContext"] = container_security_context(fw)
+    spec: dict[str, Any] = {
+        # Training code has no business with the Kubernetes API; a mounted token would hand
+        # the namespace's default service account to whatever the image runs.
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security_context(fw),
+        "containers": containers,
+    }
     if volume is not None:
         spec["volumes"] = [copy.deepcopy(volume)]
     return {"metadata": {"labels": dict(labels)}, "spec": spec}
@@ -271,9 +316,9 @@ def _mpi_replica_specs(
     specs: dict[str, Any] = {}
     for replica_type, replicas in fw.replica_layout(job.instance_count):
         if replica_type == "Launcher":
-            template = _pod_template([launcher], labels, None)
+            template = _pod_template(fw, [launcher], labels, None)
         else:
-            template = _pod_template([worker], labels, volume)
+            template = _pod_template(fw, [worker], labels, volume)
         specs[replica_type] = {
             "replicas": replicas,
             "restartPolicy": policy,
@@ -306,7 +351,7 @@ def build_workload(job: TrainingJob) -> dict[str, Any]:
             replica_type: {
                 "replicas": replicas,
                 "restartPolicy": policy,
-                "template": _pod_template([container], labels, volume),
+                "template": _pod_template(fw, [container], labels, volume),
             }
             for replica_type, replicas in fw.replica_layout(job.instance_count)
         }

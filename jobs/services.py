@@ -55,6 +55,7 @@ from jobs.models import (
     JobStatus,
     TrainingJob,
 )
+from jobs.namespaces import system_namespace_reason, system_namespace_rule
 from jobs.selectors import user_can_use_namespace
 from jobs.specs import parse_job_request, request_namespace
 from jobs.status import Observed, advances, implied_steps, observe
@@ -123,6 +124,17 @@ def job_create(*, user: User | AnonymousUser, data: Any) -> TrainingJob:
     if given is not None:
         _require_namespace_access(user=user, namespace=given)
     spec = parse_job_request(data)
+    pattern = system_namespace_rule(spec.namespace)
+    if pattern:
+        raise SpecError(
+            {
+                "namespace": [
+                    system_namespace_reason(
+                        spec.namespace, pattern, refused="jobs may not run there."
+                    )
+                ]
+            }
+        )
     _require_namespace_access(user=user, namespace=spec.namespace)
     demand = Demand.of(
         cpu_cores=spec.cpu_cores,

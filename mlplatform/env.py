@@ -72,6 +72,38 @@ def envlist(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+# Applied with fullmatch, like every pattern here.
+_RATE = re.compile(r"\s*([0-9]+)\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*")
+
+
+def envrate(name: str, default: str) -> str | None:
+    """A request rate in Django REST framework's form (``600/min``, ``10/s``, ``1000/hour``);
+    ``off`` turns the limit off (None)."""
+    value = envstr(name, default)
+    if value.strip().lower() in {"off", "none"}:
+        return None
+    match = _RATE.fullmatch(value)
+    if not match or int(match.group(1)) < 1:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a rate like 600/min, 10/s or 1000/hour (or off)"
+        )
+    return f"{match.group(1)}/{match.group(2)}"
+
+
+def envheader(name: str) -> tuple[str, str] | None:
+    """``HTTP_X_FORWARDED_PROTO,https`` → Django's SECURE_PROXY_SSL_HEADER tuple."""
+    value = envstr(name)
+    if not value:
+        return None
+    header, sep, expected = (part.strip() for part in value.partition(","))
+    if not sep or not header.startswith("HTTP_") or not expected or "," in expected:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} must be a request header as Django names it and the value "
+            "that means HTTPS, e.g. HTTP_X_FORWARDED_PROTO,https"
+        )
+    return header, expected
+
+
 # Applied with fullmatch (the whole value); [0-9] because \d would also take other scripts'
 # digits, which float() then reads.
 _DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h)?\s*")

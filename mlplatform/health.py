@@ -18,6 +18,8 @@ class HealthApi(ApiView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    # Probes come every few seconds from every node, all from the same few addresses.
+    throttle_classes: list = []
 
     @extend_schema(
         operation_id="health",

@@ -57,10 +57,13 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
         404: "No such job, or not visible to you.",
         409: "The job's status does not allow this.",
         415: "The body is not JSON.",
+        429: "Over the request rate (per user, or per address without valid credentials); "
+        "`Retry-After` says when to try again.",
         502: "Karmada refused to read from the job's member cluster.",
         503: "Karmada or the job's member cluster is unreachable; retry later.",
     }
-    return {c: OpenApiResponse(ErrorSerializer, description=text[c]) for c in codes}
+    # Every operation that takes credentials is rate-limited.
+    return {c: OpenApiResponse(ErrorSerializer, description=text[c]) for c in (*codes, 429)}
 
 
 def _get_job(request: Request, job_id: str) -> TrainingJob:

@@ -55,6 +55,16 @@ JAXJOB: dict[str, Any] = {
 }
 # The mpi-operator takes each replica's first container, whatever its name, and talks ssh
 # to the workers: no named port.
+#
+# Root: the workers run sshd, which mpirun on the launcher connects to. The operator mounts
+# the job's ssh keys at /root/.ssh (mode 0600, owned by root: sshAuthMountPath's default),
+# the built-in Horovod and DeepSpeed images run as root, and sshd needs the runtime's
+# default capabilities (SETUID/SETGID/SYS_CHROOT for privilege separation, KILL for its
+# child, and NET_BIND_SERVICE, which the operator's base image also sets as a file
+# capability on sshd: with that capability dropped the kernel refuses to exec it). So MPI
+# pods keep root and the default capabilities: the baseline Pod Security Standard, not
+# restricted. They still get no service-account token (v2beta1 launchers do not call the
+# API), no privilege escalation and the runtime's seccomp profile.
 MPIJOB: dict[str, Any] = {
     "kind": "MPIJob",
     "api_version": "kubeflow.org/v2beta1",
@@ -64,4 +74,5 @@ MPIJOB: dict[str, Any] = {
     "default_port": None,
     "layout": "launcher_workers",
     "replica_specs_key": "mpiReplicaSpecs",
+    "runs_as_root": True,
 }

@@ -100,6 +100,7 @@ def test_operators_can_replace_a_built_in_image(tmp_path):
     env = {
         "PATH": "/usr/bin:/bin",
         "MLPLATFORM_VAR_DIR": str(tmp_path),
+        "MLPLATFORM_LOCAL": "1",
         "DEFAULT_IMAGE_XGBOOST": "registry.local/ml/xgboost:2.1",
     }
     code = "import mlplatform.settings as s; print(*map(s.DEFAULT_IMAGES.get, ['xgboost', 'jax']))"
