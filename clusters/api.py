@@ -58,6 +58,10 @@ class ClusterListApi(APIView):
             401: OpenApiResponse(
                 {"$ref": "#/components/schemas/Error"}, "No or invalid credentials."
             ),
+            429: OpenApiResponse(
+                {"$ref": "#/components/schemas/Error"},
+                "Over the request rate; `Retry-After` says when to try again.",
+            ),
         },
     )
     def get(self, request: Request) -> Response:
