@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MANAGED_BY_SELECTOR = "app.kubernetes.io/managed-by=mlplatform"
+# How long a process trusts that a namespace it made sure of still exists.
+NAMESPACE_KNOWN_SECONDS = 300.0
 
 
 class ClusterError(Exception):
@@ -175,6 +178,8 @@ class KarmadaClient:
         # (connect, read): urllib3 applies the read timeout to each wait for bytes, so a
         # server that accepts the connection and then hangs (SIGSTOP) costs at most their sum.
         self.timeout = timeout or (settings.KARMADA_CONNECT_TIMEOUT, settings.KARMADA_READ_TIMEOUT)
+        # Namespaces this process made sure exist, and until when it trusts that.
+        self._namespaces: dict[str, float] = {}
 
     def _call(
         self,
@@ -206,6 +211,26 @@ class KarmadaClient:
                 raise ClusterError(f"{action}: conflict, then not found", permanent=False)
             return found
 
+        try:
+            return self._create(ref, obj, action, existing)
+        except ClusterError as exc:
+            if exc.status == 404 and ref.namespace in self._namespaces:
+                # The namespace was deleted behind our back: make it again on the retry.
+                del self._namespaces[ref.namespace]
+                raise ClusterError(
+                    f"{action}: namespace {ref.namespace} is gone; it is re-created on the retry",
+                    permanent=False,
+                    status=404,
+                ) from exc
+            raise
+
+    def _create(
+        self,
+        ref: ResourceRef,
+        obj: dict[str, Any],
+        action: str,
+        existing: Callable[[], dict[str, Any]],
+    ) -> dict[str, Any]:
         return self._call(
             action,
             lambda: self.custom.create_namespaced_custom_object(
@@ -280,12 +305,18 @@ class KarmadaClient:
         """Karmada propagates namespaces to its members itself, labels included; it only
         needs to exist here. One the platform creates gets the Pod Security level of
         settings.POD_SECURITY_LEVEL; an existing namespace is left as its owner made it."""
+        # A burst of jobs mostly goes to a handful of namespaces: asking once per process and
+        # namespace saves a request per submit. A namespace deleted since shows up as a 404 on
+        # create, which forgets it (see create).
+        if self._namespaces.get(name, 0.0) > time.monotonic():
+            return
         body = k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name, labels=namespace_labels()))
         self._call(
             f"create namespace {name}",
             lambda: self.core.create_namespace(body, _request_timeout=self.timeout),
             tolerate={409: lambda: None},
         )
+        self._namespaces[name] = time.monotonic() + NAMESPACE_KNOWN_SECONDS
 
     # --- Karmada objects -------------------------------------------------------------
     def list_clusters(self) -> builtins.list[dict]:

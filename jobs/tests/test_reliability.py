@@ -465,3 +465,24 @@ def test_a_finished_job_with_a_ttl_is_removed_and_never_runs_again(
     assert job.status == JobStatus.SUCCEEDED
     assert JobEvent.objects.filter(job=job, reason="CleanedUp").exists()
     services.job_delete(job=job, user=user)
+
+
+@pytest.mark.testbed
+def test_a_namespace_remembered_but_gone_is_made_again(alice, karmada, fleet, settings):
+    """Submits skip the namespace request for a namespace the process made sure of; one
+    deleted since answers 404 on create, which is retried after making it again."""
+    from jobs.models import NamespaceGrant
+
+    namespace = f"rel-ns-{uuid.uuid4().hex[:8]}"
+    NamespaceGrant.objects.create(user=alice, namespace=namespace)
+    job = services.job_create(user=alice, data=body(jobName="rel-ns", namespace=namespace))
+    karmada._namespaces[namespace] = time.monotonic() + 300  # believed to exist; it does not
+    try:
+        with pytest.raises(ClusterError) as err:
+            services.job_submit(job_id=job.id, token=job.submit_token)
+        assert not err.value.permanent and "re-created on the retry" in err.value.message
+        assert services.job_submit(job_id=job.id, token=job.submit_token) == JobStatus.SUBMITTED
+        assert karmada.get(ref_for(job.manifests[0])) is not None
+    finally:
+        for obj in job.manifests:
+            karmada.delete(ref_for(obj))
