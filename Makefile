@@ -24,7 +24,7 @@ test: venv services tools
 ## Inject faults into the platform in its production shape (own PostgreSQL, Redis, testbed)
 test-faults: venv
 	TESTBED_HOME=$${TESTBED_HOME_FAULTS:-$(CURDIR)/.testbed-faults} \
-	TESTBED_PORT_BASE=$${TESTBED_PORT_BASE_FAULTS:-33000} \
+	TESTBED_PORT_BASE=$${TESTBED_PORT_BASE_FAULTS:-24000} \
 	$(PY) -m pytest -c faults/pytest.ini faults $(PYTEST_ARGS)
 
 services:

@@ -2,7 +2,8 @@
 
 Run it with `make test-faults`. It never touches the everyday suite's services: the
 testbed lives in TESTBED_HOME (default `.testbed-faults/`) on TESTBED_PORT_BASE (default
-33000), and PostgreSQL, Redis and gunicorn listen on that base + 90, 91 and 92. Logs of
+24000: below Linux's ephemeral range, 32768 and up, where outgoing connections would take
+the ports), and PostgreSQL, Redis and gunicorn listen on that base + 90, 91 and 92. Logs of
 every process go to `test-artifacts/faults/`.
 """
 
@@ -12,7 +13,6 @@ import os
 import secrets
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 # Before testbed.runtime is imported: it reads its home and ports once, at import.
 os.environ.setdefault("TESTBED_HOME", str(REPO / ".testbed-faults"))
-os.environ.setdefault("TESTBED_PORT_BASE", "33000")
+os.environ.setdefault("TESTBED_PORT_BASE", "24000")
 # Pods run long enough that "while jobs run" is a window a fault can fall into.
 os.environ.setdefault("TESTBED_POD_RUN_SECONDS", "20")
 
@@ -41,6 +41,16 @@ from faults.harness import (  # noqa: E402
 
 PORT_BASE = int(os.environ["TESTBED_PORT_BASE"])
 LOG_DIR = REPO / "test-artifacts" / "faults"
+LEFT_BEHIND = (
+    "Pending",
+    "Submitted",
+    "Scheduled",
+    "Running",
+    "Restarting",
+    "Succeeded",
+    "Failed",
+    "SubmitFailed",
+)
 
 
 @dataclass
@@ -168,6 +178,11 @@ def _restore(stack: Stack) -> None:
         platform.start_worker()
     if not platform.beat.running():
         platform.start_beat()
+    # A fault can take testbed processes down with it (mpi-operator exits when it cannot
+    # renew its lease on a stopped apiserver): start them again.
+    for name in stack.testbed.stopped_processes():
+        print(f"restarting testbed process {name}, down after the previous fault")
+        stack.testbed.restart(name)
     if not stack.testbed.healthy()[0]:
         # Give Karmada a moment to see members that were just resumed.
         wait_until(
@@ -194,28 +209,34 @@ def tracker(stack: Stack, request) -> Iterator[Tracker]:
         yield tracker
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
-        # The processes' own words about the test's window, next to the failure.
+        # The processes' own words about the test's window, shown with the failure.
         for path, start in offsets.items():
             try:
                 with open(path, "rb") as f:
                     f.seek(start)
-                    text = f.read().decode(errors="replace").splitlines()
+                    lines = f.read().decode(errors="replace").splitlines()
             except OSError:
                 continue
-            interesting = [line for line in text if " INFO " not in line or "Task" in line]
-            request.node.add_report_section(
-                "call", f"log {path.name}", "\n".join((interesting or text)[-150:])
-            )
-    # Best effort: a failed test's jobs must not load the next one.
+            # Routine lines (task received/succeeded, access log 200s) drown the rest.
+            notable = [
+                line
+                for line in lines
+                if not any(s in line for s in (" received", "Discarding revoked", '" 200 '))
+            ]
+            print(f"--- {path.name} during the test ({len(lines)} lines, notable ones):")
+            print("\n".join(notable[-120:]))
+    # Best effort: a failed test's jobs must not load the next one. Listed through the API,
+    # not taken from the tracker: a create that timed out may still have been stored.
     try:
         _restore(stack)
-        for job in tracker.all():
-            if job.status not in ("Deleting", "Deleted"):
-                stack.api.delete(job.id)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and tracker.in_status("Deleting"):
-            tracker.poll()
-            time.sleep(1)
+        for job in stack.api.jobs(*LEFT_BEHIND):
+            stack.api.delete(job["id"])
+        wait_until(
+            lambda: not stack.api.jobs("Deleting"),
+            timeout=120,
+            interval=1,
+            message="the test's jobs deleted",
+        )
     except Exception as exc:  # cleanup must not hide the test's own result
         print(f"cleanup after {request.node.name} failed: {exc}")
         for path in stack.log_paths():

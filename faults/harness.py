@@ -527,6 +527,16 @@ class Api:
     def delete(self, job_id: str) -> requests.Response:
         return self.http.delete(f"{self.base}/api/v1/jobs/{job_id}", timeout=30)
 
+    def jobs(self, *statuses: str) -> list[dict[str, Any]]:
+        """Every job of the user in those statuses (the suite never has more than a page)."""
+        response = self.http.get(
+            f"{self.base}/api/v1/jobs",
+            params={"status": ",".join(statuses), "pageSize": "500"},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return response.json()["results"]
+
     def clusters(self) -> list[dict[str, Any]] | None:
         try:
             response = self.http.get(f"{self.base}/api/v1/clusters", timeout=10)

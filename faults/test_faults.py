@@ -18,6 +18,8 @@ import signal
 import time
 from collections import Counter
 
+import requests
+
 from faults.conftest import Stack
 from faults.harness import (
     WRONG,
@@ -39,7 +41,12 @@ def _create(stack: Stack, tracker: Tracker, prefix: str, n: int = BURST) -> list
     jobs = []
     for i in range(n):
         started = time.monotonic()
-        response = stack.api.create(job_body(unique_name(f"{prefix}{i}")))
+        try:
+            response = stack.api.create(job_body(unique_name(f"{prefix}{i}")))
+        except requests.RequestException as exc:
+            raise AssertionError(
+                f"POST /api/v1/jobs got no answer ({time.monotonic() - started:.0f}s): {exc}"
+            ) from exc
         took = time.monotonic() - started
         assert response.status_code == 201, (
             f"POST /api/v1/jobs answered {response.status_code} after {took:.1f}s: "

@@ -7,6 +7,7 @@
     tb.members                     # ["member-cluster-1", "member-cluster-2"]
     tb.kube("member-cluster-1")    # REST access as the testbed admin (testbed.kube.Kube)
     tb.pid("karmada-apiserver")    # live pid of one process, for tests that signal it
+    tb.restart("member-cluster-1-mpi-operator")   # start one process again
 
 The testbed's processes are detached: they outlive the test session, so the next
 session reuses them in about a second. `python testbed/testbed.py down` stops them.
@@ -64,6 +65,29 @@ class Testbed:
                 f"testbed process {process} is not running; see {self.home}/logs/{process}.log"
             )
         return int(info["pid"])
+
+    def stopped_processes(self) -> list[str]:
+        """Processes of this testbed that are not running (e.g. mpi-operator, which exits
+        when it cannot renew its lease while a fault test has its apiserver stopped)."""
+        lay = runtime.current_layout(self.home)
+        if lay is None:
+            raise RuntimeError(f"no running testbed in {self.home}")
+        return [p.name for p in runtime.processes(lay) if not procs.alive(self.home, p.name)]
+
+    def restart(self, process: str) -> None:
+        """Start one testbed process again with its usual command line, stopping it first
+        if it still runs; does not wait for it to be healthy (see healthy())."""
+        lay = runtime.current_layout(self.home)
+        if lay is None:
+            raise RuntimeError(f"no running testbed in {self.home}")
+        plist = {p.name: p for p in runtime.processes(lay)}
+        if process not in plist:
+            raise KeyError(f"unknown testbed process {process!r}; processes are {list(plist)}")
+        info = procs.read_pidfile(self.home, process)
+        if info and procs.alive(self.home, process):
+            procs.stop_pids([info["pid"]])
+        proc = plist[process]
+        procs.start(process, proc.argv, home=self.home, env=proc.env)
 
     def healthy(self) -> tuple[bool, list[str]]:
         """(healthy, problems): every process up, Karmada ready, every Cluster Ready."""
