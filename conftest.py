@@ -69,6 +69,24 @@ def operator(make_user):
     return make_user("operator", staff=True)
 
 
+@pytest.fixture
+def fleet(db):
+    """Two ready member clusters in the inventory: GPUs on the first, twice the CPU on the
+    second."""
+    from clusters.models import MemberCluster
+
+    MemberCluster.objects.create(
+        name="member-cluster-1",
+        ready=True,
+        cpu_allocatable=64,
+        memory_allocatable_gib=256,
+        gpu_allocatable=16,
+    )
+    MemberCluster.objects.create(
+        name="member-cluster-2", ready=True, cpu_allocatable=128, memory_allocatable_gib=512
+    )
+
+
 def _api_client(user):
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient

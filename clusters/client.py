@@ -5,7 +5,11 @@ Every API failure is turned into ``ClusterError(permanent=...)`` so callers deci
 without knowing the client library: 4xx other than 409/429 are permanent (the request itself
 is wrong), 5xx, 409 conflicts, 429, timeouts and connection errors are transient. A 409
 AlreadyExists on create is success: names are stable, so a retried create meets its own
-earlier attempt.
+earlier attempt. Anything else (a TypeError, a KeyError) is a bug in the platform and is
+raised as it is: it must reach a traceback in the log, not pass for an outage.
+
+Every request has a connect and a read timeout (``KARMADA_CONNECT_TIMEOUT``,
+``KARMADA_READ_TIMEOUT``), so a hung API server costs a caller at most their sum per request.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import urllib3
 from django.conf import settings
@@ -25,6 +30,8 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.utils import parse_quantity
+
+from mlplatform import metrics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -91,7 +98,9 @@ def quantity(value: Any) -> Decimal:
         return Decimal(0)
 
 
-def _error_from(exc: Exception, action: str) -> ClusterError:
+def _error_from(exc: Exception, action: str) -> ClusterError | None:
+    """The ClusterError for a failed request, or None when ``exc`` is not an API or
+    transport failure (a bug: the caller re-raises it unchanged)."""
     if isinstance(exc, ApiException):
         status = exc.status or 0
         message = exc.reason or ""
@@ -104,15 +113,43 @@ def _error_from(exc: Exception, action: str) -> ClusterError:
         return ClusterError(
             f"{action}: {message} (HTTP {status})", permanent=permanent, status=status
         )
-    if isinstance(exc, (urllib3.exceptions.HTTPError, OSError, TimeoutError)):
-        return ClusterError(f"{action}: Karmada is unreachable: {exc}", permanent=False)
-    return ClusterError(f"{action}: {exc}", permanent=False)
+    # urllib3 counts a refused connection as a kind of connect timeout: test it first.
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        return ClusterError(f"{action}: Karmada is unreachable: {_words(exc)}", permanent=False)
+    if isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError)):
+        return ClusterError(
+            f"{action}: Karmada did not answer in time: {_words(exc)}", permanent=False
+        )
+    if isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):
+        return ClusterError(f"{action}: Karmada is unreachable: {_words(exc)}", permanent=False)
+    if isinstance(exc, json.JSONDecodeError):
+        # A proxy or load balancer answered with something that is not the API's JSON.
+        return ClusterError(f"{action}: the answer was not JSON: {exc}", permanent=False)
+    return None
+
+
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>:?\s*")
+
+
+def _words(exc: Exception) -> str:
+    """The error without the client library's object reprs, which differ on every call and
+    would make each occurrence of one outage look like a new one."""
+    return _OBJECT_REPR.sub("", str(exc)).strip() or type(exc).__name__
+
+
+def _raise_for(exc: Exception, action: str) -> NoReturn:
+    error = _error_from(exc, action)
+    # "create XGBoostJob ns/name" counts as "create XGBoostJob": a label per kind of call.
+    metrics.count("karmada_errors", " ".join(action.split()[:2]))
+    if error is None:
+        raise exc
+    raise error from exc
 
 
 class KarmadaClient:
     """A thin, typed wrapper around the Kubernetes client for one Karmada control plane."""
 
-    def __init__(self, kubeconfig_path: str, *, timeout: float | None = None) -> None:
+    def __init__(self, kubeconfig_path: str, *, timeout: tuple[float, float] | None = None) -> None:
         if not os.path.exists(kubeconfig_path):
             raise ClusterError(
                 f"Karmada kubeconfig {kubeconfig_path} does not exist "
@@ -134,7 +171,9 @@ class KarmadaClient:
         self.api = k8s.ApiClient(configuration)
         self.custom = k8s.CustomObjectsApi(self.api)
         self.core = k8s.CoreV1Api(self.api)
-        self.timeout = timeout or settings.KARMADA_REQUEST_TIMEOUT
+        # (connect, read): urllib3 applies the read timeout to each wait for bytes, so a
+        # server that accepts the connection and then hangs (SIGSTOP) costs at most their sum.
+        self.timeout = timeout or (settings.KARMADA_CONNECT_TIMEOUT, settings.KARMADA_READ_TIMEOUT)
 
     def _call(
         self,
@@ -150,9 +189,9 @@ class KarmadaClient:
         except ApiException as exc:
             if tolerate and exc.status in tolerate:
                 return tolerate[exc.status]()
-            raise _error_from(exc, action) from exc
+            _raise_for(exc, action)
         except Exception as exc:
-            raise _error_from(exc, action) from exc
+            _raise_for(exc, action)
 
     # --- generic objects -----------------------------------------------------------
     def create(self, obj: dict[str, Any]) -> dict[str, Any]:
@@ -193,8 +232,13 @@ class KarmadaClient:
             tolerate={404: lambda: None},
         )
 
-    def delete(self, ref: ResourceRef) -> bool:
-        """Delete; True when the object is gone or going (404 counts as done)."""
+    def delete(self, ref: ResourceRef, *, uid: str | None = None) -> bool:
+        """Delete; True when the object is gone or going (404 counts as done). With ``uid``
+        only that very object is deleted, not one re-created under its name since (409)."""
+        options = k8s.V1DeleteOptions(
+            propagation_policy="Background",
+            preconditions=k8s.V1Preconditions(uid=uid) if uid else None,
+        )
         self._call(
             f"delete {ref.kind} {ref.namespace}/{ref.name}",
             lambda: self.custom.delete_namespaced_custom_object(
@@ -203,17 +247,22 @@ class KarmadaClient:
                 ref.namespace,
                 ref.plural,
                 ref.name,
-                body=k8s.V1DeleteOptions(propagation_policy="Background"),
+                body=options,
                 _request_timeout=self.timeout,
             ),
-            tolerate={404: lambda: None},
+            tolerate={404: lambda: None, 409: lambda: None} if uid else {404: lambda: None},
         )
         return True
 
     def list(
         self, group: str, version: str, plural: str, *, label_selector: str = ""
     ) -> list[dict]:
-        """Every object of one kind in every namespace: the sync's one request per kind."""
+        """Every object of one kind in every namespace: the sync's one request per kind.
+
+        A 404 is an error, not an empty list: the kind is not served right now (a CRD being
+        re-installed, an API server answering before its CRDs are loaded), which says nothing
+        about whether its objects exist.
+        """
         result = self._call(
             f"list {plural}.{group}",
             lambda: self.custom.list_cluster_custom_object(
@@ -223,8 +272,6 @@ class KarmadaClient:
                 label_selector=label_selector,
                 _request_timeout=self.timeout,
             ),
-            # Kind not installed: nothing of it can exist.
-            tolerate={404: lambda: {"items": []}},
         )
         return result.get("items", [])
 
@@ -268,9 +315,9 @@ class KarmadaClient:
                 _request_timeout=self.timeout,
             )
             body = response.data.decode("utf-8", errors="replace")
+            return body if raw else json.loads(body)
         except Exception as exc:
-            raise _error_from(exc, f"GET {path} on {cluster}") from exc
-        return body if raw else json.loads(body)
+            _raise_for(exc, f"GET {path} on {cluster}")
 
     def member_pods(self, cluster: str, namespace: str, label_selector: str) -> list[dict]:
         result = self.member_get(

@@ -65,3 +65,19 @@ class MemberCluster(models.Model):
                 text += f", {shape['gpu']:g} GPU"
             parts.append(text)
         return "; ".join(parts)
+
+
+class ControlPlaneHealth(models.Model):
+    """Whether the platform can talk to Karmada, as the last sync found it (one row).
+
+    Shown on the clusters page and on jobs whose status cannot be read, so an outage reads
+    as what it is instead of as job failures.
+    """
+
+    reachable = models.BooleanField(default=True)
+    message = models.TextField(blank=True)
+    since = models.DateTimeField(null=True, blank=True, help_text="when it last changed")
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return "reachable" if self.reachable else f"unreachable: {self.message}"

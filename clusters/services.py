@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+import random
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clusters.client import ClusterError, KarmadaClient, get_client, quantity
-from clusters.models import MemberCluster
+from clusters.models import ControlPlaneHealth, MemberCluster
 from jobs.exceptions import SpecError
 
 log = logging.getLogger(__name__)
@@ -96,16 +98,22 @@ def _member_node_shapes(client: KarmadaClient, name: str) -> list[dict[str, Any]
     return node_shapes(listing.get("items") or [])
 
 
-def cluster_inventory_sync() -> int:
-    """Mirror Karmada's Cluster objects into MemberCluster rows; returns how many exist."""
+def cluster_inventory_sync(*, budget: float | None = None) -> int:
+    """Mirror Karmada's Cluster objects into MemberCluster rows; returns how many exist.
+
+    ``budget`` bounds the seconds spent asking members for their nodes (each ask can take
+    a whole request timeout when a member hangs); members left over keep their last
+    known node shapes until the next pass.
+    """
     client = get_client()
     clusters = client.list_clusters()
+    deadline = time.monotonic() + budget if budget is not None else None
     # Node listings go through each member, outside the transaction. A cluster that is
     # not ready is not asked: its proxy would only time out.
     rows = []
     for cluster in clusters:
         fields = _inventory_fields(cluster)
-        if fields["ready"]:
+        if fields["ready"] and (deadline is None or time.monotonic() < deadline):
             shapes = _member_node_shapes(client, cluster["metadata"]["name"])
             if shapes is not None:
                 fields["node_shapes"] = shapes
@@ -122,6 +130,28 @@ def cluster_inventory_sync() -> int:
             present=False, ready=False, ready_message="No longer registered in Karmada"
         )
     return len(names)
+
+
+def control_plane_report(*, reachable: bool, message: str = "") -> bool:
+    """Record whether Karmada answered the last sync; True when that changed from what was
+    known (the caller logs the change once, rather than a line every second of an outage)."""
+    now = timezone.now()
+    message = "" if reachable else message
+    # The common case, nothing changed, costs one UPDATE.
+    if ControlPlaneHealth.objects.filter(pk=1, reachable=reachable, message=message).update(
+        checked_at=now
+    ):
+        return False
+    row, created = ControlPlaneHealth.objects.get_or_create(
+        pk=1, defaults={"reachable": reachable, "message": message, "since": now}
+    )
+    if created:
+        return not reachable
+    fields: dict[str, Any] = {"checked_at": now, "reachable": reachable, "message": message}
+    if row.reachable != reachable:
+        fields["since"] = now
+    ControlPlaneHealth.objects.filter(pk=1).update(**fields)
+    return True
 
 
 @dataclass(frozen=True)
@@ -283,3 +313,44 @@ def placement_candidates(*, target_clusters: list[str], demand: Demand) -> list[
             message="The job does not fit any candidate cluster.",
         )
     return fitting
+
+
+PLACEMENT_STRATEGIES = ("spread", "binpack")
+
+
+def _free_share(cluster: MemberCluster, demand: Demand) -> float:
+    """How much of what the job asks for most is free in the cluster: GPUs for GPU jobs,
+    CPU otherwise."""
+    if demand.gpu:
+        return cluster.gpu_free
+    return cluster.cpu_free
+
+
+def rank_candidates(
+    names: list[str],
+    *,
+    demand: Demand,
+    strategy: str = "spread",
+    rng: random.Random | None = None,
+) -> list[str]:
+    """Order the clusters that fit a job by the operator's placement strategy; the job is
+    sent to the first, with the others as Karmada's fallback.
+
+    ``spread`` draws the first at random, weighted by free capacity, so a burst of jobs lands
+    on the clusters in proportion to their room even though the inventory behind the
+    weights is seconds old (picking "the freest" would send the whole burst to one cluster
+    until the next inventory sync). ``binpack`` fills the fullest cluster that fits first,
+    keeping the others free for large jobs.
+    """
+    if len(names) < 2:
+        return list(names)
+    known = {c.name: c for c in MemberCluster.objects.filter(name__in=names)}
+    free = {name: _free_share(known[name], demand) if name in known else 0.0 for name in names}
+    if strategy == "binpack":
+        return sorted(names, key=lambda name: (free[name], name))
+    by_room = sorted(names, key=lambda name: (-free[name], name))
+    weights = [max(free[name], 0.0) for name in by_room]
+    if sum(weights) <= 0:
+        return by_room
+    first = (rng or random).choices(by_room, weights=weights, k=1)[0]
+    return [first, *[name for name in by_room if name != first]]

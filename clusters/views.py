@@ -7,10 +7,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from clusters.selectors import cluster_list
+from clusters.selectors import cluster_list, control_plane_health
 
 
 @require_GET
 def cluster_list_view(request: HttpRequest) -> HttpResponse:
     clusters = list(cluster_list())
-    return render(request, "clusters/list.html", {"clusters": clusters})
+    context = {"clusters": clusters, "health": control_plane_health()}
+    return render(request, "clusters/list.html", context)

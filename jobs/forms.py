@@ -2,8 +2,10 @@
 
 The job form only collects typed inputs: it builds the same camelCase request dict the API
 takes and hands it to ``jobs.services.job_create``, which is the one validator for both. The
-``SpecError`` paths it raises are mapped back onto the form's fields, so a refused value is
-shown next to its input and everything typed stays in place.
+inputs themselves (type, HTML bounds, length, choices, defaults, help) are derived from the
+request's one definition, ``jobs.specs.REQUEST``, through ``FIELD_PATHS``; the ``SpecError``
+paths the service raises are mapped back onto the inputs through the same table, so a
+refused value is shown next to its input and everything typed stays in place.
 """
 
 from __future__ import annotations
@@ -21,20 +23,91 @@ from clusters.selectors import cluster_list
 from jobs import specs
 from jobs.exceptions import SpecError
 from jobs.frameworks import FRAMEWORKS, get_framework
-from jobs.models import AlgorithmSource, JobStatus, NamespaceGrant, TrainingJob
-from jobs.selectors import visible_namespaces
+from jobs.models import AlgorithmSource, JobStatus
+from jobs.selectors import namespace_suggestions, visible_namespaces
+
+__all__ = ["FIELD_PATHS", "HP_PREFIX", "JobFilterForm", "JobForm", "namespace_suggestions"]
 
 HP_PREFIX = "hp__"
 
-# Values the form starts with; the service applies its own defaults to anything left empty.
-# CPU and memory have no default (the request must say); the form starts from a small job.
+# Form input -> the request path it fills (and that SpecError reports it under).
+# Hyperparameters are handled apart, from the framework's Param schema.
+FIELD_PATHS = {
+    "job_name": "jobName",
+    "namespace": "namespace",
+    "framework": "algorithm.framework",
+    "algorithm_source": "algorithm.source",
+    "algorithm_name": "algorithm.algorithmName",
+    "image": "algorithm.image",
+    "command": "algorithm.command",
+    "cpu_cores": "resources.instanceResources.cpuCores",
+    "memory_gib": "resources.instanceResources.memoryGiB",
+    "gpu_count": "resources.instanceResources.gpuCount",
+    "instance_count": "resources.instanceCount",
+    "volume_size_gb": "resources.volumeSizeGB",
+    "target_clusters": "targetClusters",
+    "active_deadline_seconds": "runPolicy.activeDeadlineSeconds",
+    "backoff_limit": "runPolicy.backoffLimit",
+    "ttl_seconds_after_finished": "runPolicy.ttlSecondsAfterFinished",
+    "clean_pod_policy": "runPolicy.cleanPodPolicy",
+}
+# Request path (as SpecError reports it) -> form input; a problem with the whole algorithm
+# object is shown on the framework, its first input.
+PATH_TO_FIELD = {path: name for name, path in FIELD_PATHS.items()} | {"algorithm": "framework"}
+
+# Values the form starts with: the request's defaults, except that CPU and memory have none
+# (the request must say) and the form starts from a small job.
 RESOURCE_INITIAL = {
     "cpu_cores": 1,
     "memory_gib": 2,
-    "gpu_count": 0,
-    "instance_count": 1,
-    "volume_size_gb": 0,
+    **{
+        name: specs.request_field(FIELD_PATHS[name]).default
+        for name in ("gpu_count", "instance_count", "volume_size_gb")
+    },
 }
+
+
+def request_input(
+    name: str, label: str, *, hint: str | None = None, attrs: dict[str, Any] | None = None
+) -> forms.Field:
+    """An input for the request field ``FIELD_PATHS[name]``: its type, HTML bounds and help
+    come from the definition; ``hint`` replaces the definition's help sentence where the
+    page needs other words. Never required: the service says what is missing."""
+    spec = specs.request_field(FIELD_PATHS[name])
+    widget_attrs: dict[str, Any] = dict(attrs or {})
+    help_text = spec.describe()
+    if FIELD_PATHS[name].startswith("runPolicy."):
+        help_text = f"{FIELD_PATHS[name].rsplit('.', 1)[1]}: {help_text}"
+    sentence = spec.help if hint is None else hint
+    if sentence:
+        help_text = f"{help_text}; {sentence[0].lower()}{sentence[1:]}"
+    if spec.type == "string":
+        if spec.max_length is not None:
+            widget_attrs.setdefault("maxlength", spec.max_length)
+        return forms.CharField(
+            label=label,
+            required=False,
+            help_text=help_text,
+            widget=forms.TextInput(attrs=widget_attrs),
+        )
+    widget_attrs["step"] = "1" if spec.type == "integer" else "any"
+    if spec.minimum is not None:
+        widget_attrs["min"] = str(spec.minimum)
+    if spec.maximum is not None:
+        widget_attrs["max"] = str(spec.maximum)
+    field_class = forms.IntegerField if spec.type == "integer" else forms.FloatField
+    return field_class(
+        label=label,
+        required=False,
+        help_text=help_text,
+        widget=forms.NumberInput(attrs=widget_attrs),
+    )
+
+
+def request_choices(name: str, labels: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """The allowed values of the request field ``FIELD_PATHS[name]``, labelled."""
+    labels = labels or {}
+    return [(v, labels.get(v, v)) for v in specs.request_field(FIELD_PATHS[name]).enum]
 
 
 REPLICA_LAYOUTS = {
@@ -42,28 +115,6 @@ REPLICA_LAYOUTS = {
     "master_workers": "Master 1 + Worker n-1",
     "workers": "Worker n",
     "launcher_workers": "Launcher 1 + Worker n (the launcher only runs mpirun)",
-}
-
-# Request path (as SpecError reports it) -> form field. Hyperparameters are handled apart.
-PATH_TO_FIELD = {
-    "jobName": "job_name",
-    "namespace": "namespace",
-    "algorithm": "framework",
-    "algorithm.framework": "framework",
-    "algorithm.source": "algorithm_source",
-    "algorithm.algorithmName": "algorithm_name",
-    "algorithm.image": "image",
-    "algorithm.command": "command",
-    "resources.instanceResources.cpuCores": "cpu_cores",
-    "resources.instanceResources.memoryGiB": "memory_gib",
-    "resources.instanceResources.gpuCount": "gpu_count",
-    "resources.instanceCount": "instance_count",
-    "resources.volumeSizeGB": "volume_size_gb",
-    "targetClusters": "target_clusters",
-    "runPolicy.activeDeadlineSeconds": "active_deadline_seconds",
-    "runPolicy.backoffLimit": "backoff_limit",
-    "runPolicy.ttlSecondsAfterFinished": "ttl_seconds_after_finished",
-    "runPolicy.cleanPodPolicy": "clean_pod_policy",
 }
 
 
@@ -137,115 +188,63 @@ def param_field(param: Any) -> forms.Field:
     return field
 
 
-def namespace_suggestions() -> list[str]:
-    """Namespaces an operator is likely to mean: every granted one and every one in use."""
-    granted = NamespaceGrant.objects.values_list("namespace", flat=True)
-    used = TrainingJob.objects.values_list("namespace", flat=True)
-    return sorted(set(granted.distinct()) | set(used.distinct()))
-
-
 class JobForm(forms.Form):
-    job_name = forms.CharField(
-        label="Job name",
-        required=False,
-        help_text=f"text, required: lower-case letters, digits and '-', starting with a letter; "
-        f"at most {specs.JOB_NAME_MAX} characters",
-        widget=forms.TextInput(
-            attrs={
-                "autocomplete": "off",
-                "spellcheck": "false",
-                "maxlength": specs.JOB_NAME_MAX,
-                "placeholder": "e.g. xgboost-training",
-            }
-        ),
+    job_name = request_input(
+        "job_name",
+        "Job name",
+        attrs={
+            "autocomplete": "off",
+            "spellcheck": "false",
+            "placeholder": "e.g. xgboost-training",
+        },
     )
     namespace = forms.CharField(label="Namespace", required=False)
     framework = forms.ChoiceField(label="Framework", choices=())
     algorithm_source = forms.ChoiceField(
         label="Source",
-        choices=AlgorithmSource.choices,
-        initial=AlgorithmSource.DEFAULT,
+        choices=request_choices("algorithm_source", dict(AlgorithmSource.choices)),
+        initial=specs.request_field(FIELD_PATHS["algorithm_source"]).default,
         widget=forms.RadioSelect,
     )
-    algorithm_name = forms.CharField(
-        label="Algorithm name",
-        required=False,
-        help_text="text, optional: a label for your algorithm",
-        widget=forms.TextInput(attrs={"maxlength": 100}),
+    algorithm_name = request_input(
+        "algorithm_name", "Algorithm name", hint="A label for your custom algorithm."
     )
-    image = forms.CharField(
-        label="Container image",
-        required=False,
-        help_text="required for a custom image",
-        widget=forms.TextInput(
-            attrs={"placeholder": "registry.example.com/team/train:1.0", "spellcheck": "false"}
-        ),
+    image = request_input(
+        "image",
+        "Container image",
+        hint="Custom source only, and required there.",
+        attrs={"placeholder": "registry.example.com/team/train:1.0", "spellcheck": "false"},
     )
     command = forms.CharField(
         label="Command",
         required=False,
-        help_text="optional: replaces the image's entrypoint; split like a shell would",
+        help_text="optional: replaces the image's entrypoint; split like a shell would "
+        f"(at most {specs.request_field(FIELD_PATHS['command']).max_items} words)",
         widget=forms.TextInput(attrs={"placeholder": "python train.py", "spellcheck": "false"}),
     )
-    cpu_cores = forms.FloatField(
-        label="CPU cores",
-        required=False,
-        help_text=f"number in (0, {specs.MAX_CPU_CORES}], required, per instance",
-        widget=forms.NumberInput(attrs={"step": "any", "min": "0", "max": specs.MAX_CPU_CORES}),
-    )
-    memory_gib = forms.FloatField(
-        label="Memory (GiB)",
-        required=False,
-        help_text=f"number in (0, {specs.MAX_MEMORY_GIB}], required, per instance",
-        widget=forms.NumberInput(attrs={"step": "any", "min": "0", "max": specs.MAX_MEMORY_GIB}),
-    )
-    gpu_count = forms.IntegerField(
-        label="GPUs",
-        required=False,
-        help_text=f"int in [0, {specs.MAX_GPUS}], default 0, per instance",
-        widget=forms.NumberInput(attrs={"step": "1", "min": "0", "max": specs.MAX_GPUS}),
-    )
-    instance_count = forms.IntegerField(
-        label="Instances",
-        required=False,
-        help_text=f"int in [1, {specs.MAX_INSTANCES}], default 1",
-        widget=forms.NumberInput(attrs={"step": "1", "min": "1", "max": specs.MAX_INSTANCES}),
-    )
-    volume_size_gb = forms.IntegerField(
-        label="Volume (GB)",
-        required=False,
-        help_text=f"int in [0, {specs.MAX_VOLUME_GB}], default 0 (none); mounted at /opt/ml",
-        widget=forms.NumberInput(attrs={"step": "1", "min": "0", "max": specs.MAX_VOLUME_GB}),
-    )
+    cpu_cores = request_input("cpu_cores", "CPU cores")
+    memory_gib = request_input("memory_gib", "Memory (GiB)")
+    gpu_count = request_input("gpu_count", "GPUs")
+    instance_count = request_input("instance_count", "Instances")
+    volume_size_gb = request_input("volume_size_gb", "Volume (GB)")
     target_clusters = forms.MultipleChoiceField(
         label="Target clusters",
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="None chosen: any ready cluster with room for the job.",
     )
-    active_deadline_seconds = forms.IntegerField(
-        label="Max run time (s)",
-        required=False,
-        help_text="activeDeadlineSeconds: int ≥ 1, optional; no limit when empty",
-        widget=forms.NumberInput(attrs={"step": "1", "min": "1", "placeholder": "no limit"}),
+    active_deadline_seconds = request_input(
+        "active_deadline_seconds", "Max run time (s)", attrs={"placeholder": "no limit"}
     )
-    backoff_limit = forms.IntegerField(
-        label="Retries",
-        required=False,
-        help_text="backoffLimit: int in [0, 100], optional; operator default when empty",
-        widget=forms.NumberInput(
-            attrs={"step": "1", "min": "0", "max": "100", "placeholder": "default"}
-        ),
-    )
-    ttl_seconds_after_finished = forms.IntegerField(
-        label="Keep after finish (s)",
-        required=False,
-        help_text="ttlSecondsAfterFinished: int ≥ 0, optional; kept until deleted when empty",
-        widget=forms.NumberInput(attrs={"step": "1", "min": "0", "placeholder": "until deleted"}),
+    backoff_limit = request_input("backoff_limit", "Retries", attrs={"placeholder": "default"})
+    ttl_seconds_after_finished = request_input(
+        "ttl_seconds_after_finished",
+        "Keep after finish (s)",
+        attrs={"placeholder": "until deleted"},
     )
     clean_pod_policy = forms.ChoiceField(
         label="Clean pods",
-        choices=(),
+        choices=[("", "Operator default"), *request_choices("clean_pod_policy")],
         required=False,
         help_text="cleanPodPolicy: which pods to delete when the job finishes",
     )
@@ -253,11 +252,9 @@ class JobForm(forms.Form):
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
-        self.fields["framework"].choices = [(f.name, f.label) for f in FRAMEWORKS.values()]
-        self.fields["clean_pod_policy"].choices = [
-            ("", "Operator default"),
-            *[(p, p) for p in specs.CLEAN_POD_POLICIES],
-        ]
+        self.fields["framework"].choices = request_choices(
+            "framework", {f.name: f.label for f in FRAMEWORKS.values()}
+        )
         for name, value in RESOURCE_INITIAL.items():
             self.fields[name].initial = value
             self.fields[name].widget.attrs.setdefault("placeholder", _fmt(value))
@@ -269,6 +266,7 @@ class JobForm(forms.Form):
             self.namespace_suggestions = namespace_suggestions()
             self.fields["namespace"].widget = forms.TextInput(
                 attrs={
+                    "maxlength": specs.request_field("namespace").max_length,
                     "list": "namespace-suggestions",
                     "spellcheck": "false",
                     "autocomplete": "off",
@@ -451,7 +449,9 @@ class JobForm(forms.Form):
     def add_spec_errors(self, error: SpecError) -> None:
         """Show each refused path next to its input; anything without one goes on top."""
         hp_root = f"hyperparameters.{self.framework}."
-        for path, reasons in error.fields.items():
+        # The same bounded view the API answers with: a hostile POST gets a short page too.
+        message, fields = error.bounded()
+        for path, reasons in fields.items():
             field = PATH_TO_FIELD.get(path)
             if field is None and path.startswith("targetClusters"):
                 field = "target_clusters"
@@ -464,8 +464,8 @@ class JobForm(forms.Form):
                     self.add_error(field, reason)
                 else:
                     self.add_error(None, f"{path}: {reason}" if path else reason)
-        if not error.fields:
-            self.add_error(None, error.message)
+        if not fields or message != error.message:
+            self.add_error(None, message)
 
 
 def _present(values: dict[str, Any]) -> dict[str, Any]:

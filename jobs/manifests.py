@@ -14,6 +14,9 @@ Decisions worth knowing (each is explained where it is made):
 * MPIJob: launcher runs ``mpirun -np <instances x slots>`` over the program; workers get no
   command or args, so the mpi-operator starts sshd in them. runPolicy.backoffLimit defaults
   to 0 because the launcher is a batch Job, whose own default would retry a failed run 6 times.
+* runPolicy.ttlSecondsAfterFinished is never sent: the platform enforces it by removing the
+  finished job from Karmada itself. Passed to a member, its operator deletes the finished job,
+  Karmada re-creates it from its Work object, and it runs again, without end.
 """
 
 from __future__ import annotations
@@ -137,7 +140,8 @@ def _run_policy(framework: Framework, run_policy: Mapping[str, Any]) -> dict[str
     policy: dict[str, Any] = {
         "cleanPodPolicy": run_policy.get("cleanPodPolicy") or DEFAULT_CLEAN_POD_POLICY
     }
-    for key in ("activeDeadlineSeconds", "backoffLimit", "ttlSecondsAfterFinished"):
+    # Not ttlSecondsAfterFinished: see the module docstring.
+    for key in ("activeDeadlineSeconds", "backoffLimit"):
         if run_policy.get(key) is not None:
             policy[key] = run_policy[key]
     if framework.is_mpi:
@@ -313,11 +317,27 @@ def build_propagation_policy(job: Any, workload: Mapping[str, Any]) -> dict[str,
     """Places the workload whole in exactly one of the candidate clusters."""
     placement: dict[str, Any] = {}
     candidates = list(job.candidate_clusters or [])
-    if candidates:
+    if len(candidates) > 1:
+        # The platform's choice first (its placement strategy ranked the candidates); the
+        # scheduler tries the groups in order, so the others take the job only when the
+        # first cannot.
+        placement["clusterAffinities"] = [
+            {"affinityName": "preferred", "clusterNames": candidates[:1]},
+            {"affinityName": "fallback", "clusterNames": candidates},
+        ]
+    elif candidates:
         placement["clusterAffinity"] = {"clusterNames": candidates}
     # One group of one cluster: the whole job lands in a single member. No Divided
     # replicaScheduling, which would make Karmada split replicas and ignore this.
     placement["spreadConstraints"] = [{"spreadByField": "cluster", "minGroups": 1, "maxGroups": 1}]
+    # A job stays with its member while that member is unreachable: Karmada's default
+    # tolerations last 300 s, after which an eviction would start the job again elsewhere
+    # while the first copy may still be running (a job runs once). The platform shows the
+    # outage on the job instead.
+    placement["clusterTolerations"] = [
+        {"key": taint, "operator": "Exists", "effect": "NoExecute"}
+        for taint in ("cluster.karmada.io/not-ready", "cluster.karmada.io/unreachable")
+    ]
     meta = workload["metadata"]
     return {
         "apiVersion": "policy.karmada.io/v1alpha1",

@@ -46,6 +46,11 @@ ACTIVE_STATUSES = frozenset(
 )
 
 
+# Reasons the background chains leave on a job that they stopped retrying.
+DELETE_FAILED_REASON = "DeleteFailed"
+INTERNAL_ERROR_REASON = "InternalError"
+
+
 class TrainingJob(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=63, help_text="jobName as the user gave it")
@@ -90,6 +95,16 @@ class TrainingJob(models.Model):
         default=list, blank=True, help_text="exactly what was sent to Karmada"
     )
     submit_attempts = models.PositiveIntegerField(default=0)
+    # The one submit chain allowed to act on the job: a task carrying another token was
+    # superseded (by the sweep or a resubmit) and stops, so retries never run twice.
+    submit_token = models.UUIDField(null=True, blank=True, editable=False)
+    # When the submit or delete chain will try again; None while nothing is scheduled.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # First time the sync found the workload gone from Karmada; Failed only if a later
+    # check, some seconds on, confirms it.
+    missing_since = models.DateTimeField(null=True, blank=True)
+    # When the platform removed a finished job's objects from Karmada (its TTL ran out).
+    cleaned_up_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -110,7 +125,10 @@ class TrainingJob(models.Model):
 
     @property
     def can_delete(self) -> bool:
-        return self.status not in {JobStatus.DELETING, JobStatus.DELETED}
+        if self.status == JobStatus.DELETING:
+            # A delete Karmada refused for good can be asked again once the cause is fixed.
+            return self.status_reason == DELETE_FAILED_REASON
+        return self.status != JobStatus.DELETED
 
     @property
     def can_resubmit(self) -> bool:

@@ -37,6 +37,13 @@ def visible_namespaces(*, user: User) -> set[str] | None:
     return set(grants.values_list("namespace", flat=True))
 
 
+def namespace_suggestions() -> list[str]:
+    """Namespaces an operator is likely to mean: every granted one and every one in use."""
+    granted = NamespaceGrant.objects.values_list("namespace", flat=True)
+    used = TrainingJob.objects.values_list("namespace", flat=True)
+    return sorted(set(granted.distinct()) | set(used.distinct()))
+
+
 def user_can_use_namespace(*, user: User, namespace: str) -> bool:
     allowed = visible_namespaces(user=user)
     return allowed is None or namespace in allowed

@@ -1,9 +1,30 @@
-"""Validate a job request (the original API's camelCase body) into a ``JobSpec``.
+"""The job request (the original API's camelCase body): its one definition, and the
+validator that turns a body into a ``JobSpec``.
+
+``REQUEST`` below is the single definition of the request's outer structure: every field's
+JSON type, limits (minimum/maximum, length, pattern, allowed values, list and map sizes),
+default and help. Three things read it and nothing else re-declares it:
+
+- ``parse_job_request`` takes each limit from it (and which keys an object allows);
+- ``jobs.forms.JobForm`` builds its inputs, HTML bounds and help texts from it;
+- ``request_json_schema()`` turns it into the OpenAPI components of the create body.
+
+Why a small declarative table rather than a pydantic model: the API's error contract
+(the wording of every reason, "null counts as absent", ``2.0`` taken as the integer ``2``,
+every problem reported at once with dotted camelCase paths, cross-field rules that need the
+partial result) is pinned by hundreds of contract tests. A pydantic model would need a
+translation layer for each of its error types and a second pass for the cross-field rules,
+so the behaviour would again live in two places; the table keeps the wording where it is
+and still gives one source for validation, form and schema. The frameworks' ``Param``
+schemas stay the one definition of the hyperparameters.
 
 Every problem is collected and reported at once as one ``SpecError`` whose ``fields`` map
 the dotted request path (``resources.instanceResources.cpuCores``,
 ``hyperparameters.xgboost.eta``, ``targetClusters.1``) to its reasons, so a client or the
-form can fix everything in one round. Pure: the only outside input is the map of built-in
+form can fix everything in one round. Validation costs time linear in the body: lists and
+maps are refused whole beyond their caps before their items are looked at, and the number of
+problems collected is bounded. Every pattern must match the whole value (``fullmatch``): a
+trailing newline is never accepted. Pure: the only outside input is the map of built-in
 images, read from Django settings only when the caller passes none.
 """
 
@@ -12,47 +33,41 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
 
 from jobs.exceptions import SpecError
 from jobs.frameworks import FRAMEWORKS, Resources, get_framework
-from jobs.frameworks.base import json_type
+from jobs.frameworks.base import fmt_number, json_type
+
+# Patterns are written unanchored and always applied with ``fullmatch`` (see
+# ``Field.matches``); the OpenAPI schema anchors them as ``^(?:…)$``, which in a JSON
+# Schema (ECMA-262) regex also means the whole value. Character classes are spelled out
+# (no ``\w``/``\d``) because Python's would also match non-ASCII letters and digits.
+JOB_NAME_PATTERN = r"[a-z]([-a-z0-9]*[a-z0-9])?"
+DNS1123_LABEL_PATTERN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+DNS1123_SUBDOMAIN_PATTERN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+LABEL_NAME_PATTERN = r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
+# An OCI reference: [registry[:port]/]path[:tag][@digest]; no spaces, no scheme.
+IMAGE_PATTERN = (
+    r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@[a-z0-9]+([+._-][a-z0-9]+)*:[0-9a-fA-F]{32,})?"
+)
+JOB_NAME_RE = re.compile(JOB_NAME_PATTERN)
+DNS1123_LABEL_RE = re.compile(DNS1123_LABEL_PATTERN)
+DNS1123_SUBDOMAIN_RE = re.compile(DNS1123_SUBDOMAIN_PATTERN)
+LABEL_NAME_RE = re.compile(LABEL_NAME_PATTERN)
+IMAGE_RE = re.compile(IMAGE_PATTERN)
 
 # The Kubernetes name is jobName + "-" + 8 hex digits and must leave room for the operators'
 # pod names (see jobs.manifests.kubernetes_name); 50 is what users see as the limit.
 JOB_NAME_MAX = 50
-JOB_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-DNS1123_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS1123_SUBDOMAIN_RE = re.compile(
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-)
-LABEL_NAME_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$")
-# An OCI reference: [registry[:port]/]path[:tag][@digest]; no spaces, no scheme.
-IMAGE_RE = re.compile(
-    r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*"
-    r"(:[\w][\w.-]{0,127})?(@[a-z0-9]+([+._-][a-z0-9]+)*:[0-9a-fA-F]{32,})?$"
-)
-
-TOP_LEVEL_KEYS = (
-    "jobName",
-    "namespace",
-    "algorithm",
-    "resources",
-    "hyperparameters",
-    "targetClusters",
-    "runPolicy",
-    "labels",
-)
-ALGORITHM_KEYS = ("source", "algorithmName", "framework", "image", "command")
-RESOURCES_KEYS = ("instanceResources", "instanceCount", "volumeSizeGB")
-INSTANCE_KEYS = ("cpuCores", "memoryGiB", "gpuCount")
-RUN_POLICY_KEYS = (
-    "activeDeadlineSeconds",
-    "backoffLimit",
-    "ttlSecondsAfterFinished",
-    "cleanPodPolicy",
-)
+NAMESPACE_MAX = 63
+ALGORITHM_NAME_MAX = 100
+IMAGE_MAX = 500
+CLUSTER_NAME_MAX = 253
+LABEL_VALUE_MAX = 63
 CLEAN_POD_POLICIES = ("None", "Running", "All")
 SOURCES = ("default", "custom")
 
@@ -63,13 +78,332 @@ MAX_INSTANCES = 128
 MAX_VOLUME_GB = 10_000
 MAX_COMMAND_ITEMS = 64
 MAX_LABELS = 32
+# A job runs whole on one cluster; a federation with more members than this is not what a
+# request should enumerate, and the cap keeps a hostile list from costing anything.
+MAX_TARGET_CLUSTERS = 100
+MAX_BACKOFF_LIMIT = 100
 INT32_MAX = 2**31 - 1
+
+# How many distinct problem paths one request may collect; the rest are only counted. The
+# API shows fewer still (see ``SpecError.bounded``), but collecting stops here so that a body
+# of 600k bad names costs neither memory nor time beyond reading it.
+MAX_COLLECTED_PROBLEMS = 200
 
 # Label prefixes the platform and the systems under it write themselves: a user label there
 # would be overwritten or, worse, be taken for ours (mlplatform.io/job-id selects the job).
 RESERVED_LABEL_PREFIXES = ("mlplatform.io", "app.kubernetes.io", "training.kubeflow.org")
 # Kubernetes and Karmada reserve these domains and every subdomain of them.
 RESERVED_LABEL_DOMAINS = ("kubernetes.io", "k8s.io", "karmada.io")
+
+JsonType = Literal["string", "integer", "number", "array", "object"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of the request: what the validator enforces, the form offers and the
+    schema documents. ``minimum``/``maximum`` are inclusive unless ``exclusive_minimum``."""
+
+    type: JsonType
+    help: str = ""
+    required: bool = False
+    default: Any = None
+    minimum: int | None = None
+    exclusive_minimum: bool = False
+    maximum: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    enum: tuple[str, ...] = ()
+    items: Field | None = None
+    min_items: int | None = None
+    max_items: int | None = None
+    unique_items: bool = False
+    # Objects: fixed keys (``properties``, others refused) or a map (``values``).
+    properties: Mapping[str, Field] = field(default_factory=dict)
+    values: Field | None = None
+    max_properties: int | None = None
+    component: str = ""  # the OpenAPI component name of an object
+    example: Any = None
+    schema_extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def regex(self) -> re.Pattern[str] | None:
+        return re.compile(self.pattern) if self.pattern else None
+
+    def matches(self, value: str) -> bool:
+        """Length and pattern, both over the whole value."""
+        if self.max_length is not None and len(value) > self.max_length:
+            return False
+        return self.regex is None or self.regex.fullmatch(value) is not None
+
+    def describe(self) -> str:
+        """Short text of type, range and default for the form, e.g. "int in [1, 128],
+        default 1"."""
+        text = {"string": "text", "integer": "int", "number": "number"}.get(self.type, self.type)
+        lo, hi = self.minimum, self.maximum
+        if lo is not None and hi is not None:
+            left = "(" if self.exclusive_minimum else "["
+            text += f" in {left}{fmt_number(lo)}, {fmt_number(hi)}]"
+        elif lo is not None:
+            text += f" {'>' if self.exclusive_minimum else '≥'} {fmt_number(lo)}"
+        elif hi is not None:
+            text += f" ≤ {fmt_number(hi)}"
+        if self.max_length is not None:
+            text += f", at most {self.max_length} characters"
+        if self.required:
+            return f"{text}, required"
+        if self.default is None:
+            return f"{text}, optional"
+        return f"{text}, default {self.default}"
+
+
+ALGORITHM = Field(
+    "object",
+    component="AlgorithmRequest",
+    help="Which algorithm runs: a framework's built-in image, or your own.",
+    properties={
+        "source": Field(
+            "string",
+            enum=SOURCES,
+            default="default",
+            help="`default`: the framework's built-in image; `custom`: your `image`.",
+        ),
+        "algorithmName": Field(
+            "string",
+            max_length=ALGORITHM_NAME_MAX,
+            help="With `source: default`, the built-in algorithm, which is the framework's "
+            "name (e.g. `xgboost`); any other name is refused. With `source: custom`, a "
+            "label of your choice.",
+        ),
+        "framework": Field(
+            "string",
+            enum=tuple(FRAMEWORKS),
+            help="The framework; taken from `algorithmName` (or the only key of "
+            "`hyperparameters`) when omitted. Required for a custom algorithm. Must agree "
+            "with `algorithmName` and `hyperparameters`.",
+        ),
+        "image": Field(
+            "string",
+            max_length=IMAGE_MAX,
+            pattern=IMAGE_PATTERN,
+            help="Container image; `custom` only (required there).",
+            example="registry.example.com/team/train:1.0",
+        ),
+        "command": Field(
+            "array",
+            items=Field("string", schema_extra={"minLength": 1}),
+            min_items=1,
+            max_items=MAX_COMMAND_ITEMS,
+            help="Overrides the image's entrypoint; `custom` only.",
+        ),
+    },
+)
+
+INSTANCE_RESOURCES = Field(
+    "object",
+    required=True,
+    component="InstanceResourcesRequest",
+    help="What each instance (pod) gets.",
+    properties={
+        "cpuCores": Field(
+            "number",
+            required=True,
+            minimum=0,
+            exclusive_minimum=True,
+            maximum=MAX_CPU_CORES,
+            help="Per instance.",
+        ),
+        "memoryGiB": Field(
+            "number",
+            required=True,
+            minimum=0,
+            exclusive_minimum=True,
+            maximum=MAX_MEMORY_GIB,
+            help="Per instance.",
+        ),
+        "gpuCount": Field("integer", minimum=0, maximum=MAX_GPUS, default=0, help="Per instance."),
+    },
+)
+
+RESOURCES = Field(
+    "object",
+    required=True,
+    component="ResourcesRequest",
+    properties={
+        "instanceResources": INSTANCE_RESOURCES,
+        "instanceCount": Field(
+            "integer",
+            minimum=1,
+            maximum=MAX_INSTANCES,
+            default=1,
+            help="Training instances (pods); an MPI launcher is not counted.",
+        ),
+        "volumeSizeGB": Field(
+            "integer",
+            minimum=0,
+            maximum=MAX_VOLUME_GB,
+            default=0,
+            help="Scratch volume mounted at /opt/ml on every instance; 0 for none.",
+        ),
+    },
+)
+
+RUN_POLICY = Field(
+    "object",
+    component="RunPolicyRequest",
+    help="Passed to the training operator; each field optional.",
+    properties={
+        "activeDeadlineSeconds": Field(
+            "integer",
+            minimum=1,
+            maximum=INT32_MAX,
+            help="Maximum run time in seconds; no limit when not set.",
+        ),
+        "backoffLimit": Field(
+            "integer",
+            minimum=0,
+            maximum=MAX_BACKOFF_LIMIT,
+            help="Retries before the job fails; the operator's default when not set.",
+        ),
+        "ttlSecondsAfterFinished": Field(
+            "integer",
+            minimum=0,
+            maximum=INT32_MAX,
+            help="Seconds to keep the finished job; kept until deleted when not set.",
+        ),
+        "cleanPodPolicy": Field(
+            "string",
+            enum=CLEAN_POD_POLICIES,
+            help="Which pods to delete when the job finishes.",
+        ),
+    },
+)
+
+REQUEST = Field(
+    "object",
+    component="JobRequest",
+    help="The request body. Unknown keys are refused; null counts as not given.",
+    properties={
+        "jobName": Field(
+            "string",
+            required=True,
+            max_length=JOB_NAME_MAX,
+            pattern=JOB_NAME_PATTERN,
+            help="Lower-case letters, digits and '-', starting with a letter and not ending "
+            "with '-'.",
+            example="xgboost-training",
+        ),
+        "namespace": Field(
+            "string",
+            default="default",
+            max_length=NAMESPACE_MAX,
+            pattern=DNS1123_LABEL_PATTERN,
+            help="Kubernetes namespace; you need access to it.",
+        ),
+        "algorithm": ALGORITHM,
+        "resources": RESOURCES,
+        "hyperparameters": Field(
+            "object",
+            help='`{"<framework>": {name: value}}`: one key, the job\'s framework; see GET '
+            "/api/v1/frameworks for the names, types, ranges and defaults.",
+            values=Field("object", schema_extra={"additionalProperties": True}),
+            max_properties=1,
+            example={"xgboost": {"num_round": 100, "eta": 0.3, "max_depth": 6}},
+        ),
+        "targetClusters": Field(
+            "array",
+            items=Field("string", max_length=CLUSTER_NAME_MAX, pattern=DNS1123_SUBDOMAIN_PATTERN),
+            max_items=MAX_TARGET_CLUSTERS,
+            unique_items=True,
+            help="Member clusters the job may run on (it runs whole on one of them). "
+            "Empty: any ready cluster with room.",
+        ),
+        "runPolicy": RUN_POLICY,
+        "labels": Field(
+            "object",
+            values=Field("string", max_length=LABEL_VALUE_MAX, pattern=f"({LABEL_NAME_PATTERN})?"),
+            max_properties=MAX_LABELS,
+            help="Kubernetes labels put on the job's objects. Keys are qualified names "
+            "(`[prefix/]name`); the prefixes mlplatform.io, app.kubernetes.io, "
+            "training.kubeflow.org and any *kubernetes.io, *k8s.io or *karmada.io are "
+            "reserved.",
+        ),
+    },
+)
+
+
+def request_field(path: str) -> Field:
+    """The definition at a dotted request path, e.g. ``resources.instanceCount``."""
+    node = REQUEST
+    for key in path.split("."):
+        node = node.properties[key]
+    return node
+
+
+def request_json_schema(oas_30: bool = True) -> dict[str, dict[str, Any]]:
+    """The request's OpenAPI components, ``{component name: schema}``, nested objects
+    referenced by ``#/components/schemas/<name>``. ``oas_30`` writes an exclusive bound the
+    OpenAPI 3.0 way (``exclusiveMinimum: true`` beside ``minimum``)."""
+    components: dict[str, dict[str, Any]] = {}
+
+    def convert(f: Field) -> dict[str, Any]:
+        if f.type == "object" and f.component:
+            if f.component not in components:
+                components[f.component] = {}  # reserve the name first: no cycles, one copy
+                components[f.component] = _object_schema(f)
+            return {"$ref": f"#/components/schemas/{f.component}"}
+        return _leaf_schema(f)
+
+    def _object_schema(f: Field) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "object"}
+        if f.help:
+            schema["description"] = f.help
+        schema["properties"] = {key: convert(sub) for key, sub in f.properties.items()}
+        required = [key for key, sub in f.properties.items() if sub.required]
+        if required:
+            schema["required"] = required
+        schema["additionalProperties"] = False
+        return schema
+
+    def _leaf_schema(f: Field) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": f.type}
+        if f.help:
+            schema["description"] = f.help
+        if f.enum:
+            schema["enum"] = list(f.enum)
+        if f.minimum is not None:
+            if f.exclusive_minimum and oas_30:
+                schema["minimum"], schema["exclusiveMinimum"] = f.minimum, True
+            elif f.exclusive_minimum:
+                schema["exclusiveMinimum"] = f.minimum
+            else:
+                schema["minimum"] = f.minimum
+        if f.maximum is not None:
+            schema["maximum"] = f.maximum
+        if f.max_length is not None:
+            schema["maxLength"] = f.max_length
+        if f.pattern is not None:
+            schema["pattern"] = f"^(?:{f.pattern})$"
+        if f.items is not None:
+            schema["items"] = convert(f.items)
+        if f.min_items is not None:
+            schema["minItems"] = f.min_items
+        if f.max_items is not None:
+            schema["maxItems"] = f.max_items
+        if f.unique_items:
+            schema["uniqueItems"] = True
+        if f.values is not None:
+            schema["additionalProperties"] = convert(f.values)
+        if f.max_properties is not None:
+            schema["maxProperties"] = f.max_properties
+        if f.default is not None:
+            schema["default"] = f.default
+        if f.example is not None:
+            schema["example"] = f.example
+        schema.update(f.schema_extra)
+        return schema
+
+    convert(REQUEST)
+    return components
 
 
 @dataclass(frozen=True)
@@ -93,11 +427,19 @@ class JobSpec:
 
 
 class _Errors:
+    """The problems found so far; beyond ``MAX_COLLECTED_PROBLEMS`` paths only counted."""
+
     def __init__(self) -> None:
         self.fields: dict[str, list[str]] = {}
+        self.omitted = 0
 
     def add(self, path: str, reason: str) -> None:
-        reasons = self.fields.setdefault(path, [])
+        reasons = self.fields.get(path)
+        if reasons is None:
+            if len(self.fields) >= MAX_COLLECTED_PROBLEMS:
+                self.omitted += 1
+                return
+            reasons = self.fields[path] = []
         if reason not in reasons:
             reasons.append(reason)
 
@@ -106,18 +448,29 @@ class _Errors:
             for reason in reasons:
                 self.add(path, reason)
 
+    def error(self, **kwargs: Any) -> SpecError:
+        fields = self.fields or {"body": ["The request is incomplete."]}
+        return SpecError(fields, omitted=self.omitted, **kwargs)
+
+
+def _shown(value: str, limit: int = 100) -> str:
+    """A user's value quoted in a reason: short, so the reason stays short whatever was sent."""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
 class _Reader:
-    """Typed access to one JSON object of the request, recording what is wrong."""
+    """Typed access to one JSON object of the request, recording what is wrong. Limits,
+    defaults and whether a key is required come from the object's ``Field``."""
 
-    def __init__(self, errors: _Errors, obj: Mapping[str, Any], path: str) -> None:
-        self.errors, self.obj, self.path = errors, obj, path
+    def __init__(self, errors: _Errors, obj: Mapping[str, Any], path: str, spec: Field) -> None:
+        self.errors, self.obj, self.path, self.spec = errors, obj, path, spec
 
-    def reject_unknown(self, allowed: tuple[str, ...]) -> None:
+    def reject_unknown(self) -> None:
+        allowed = tuple(self.spec.properties)
         for key in self.obj:
             if key not in allowed:
                 where = f" in {self.path}" if self.path else ""
@@ -137,24 +490,24 @@ class _Reader:
         got = json_type(self.obj.get(key))
         self.errors.add(_join(self.path, key), f"Expected {expected}, got {got}.")
 
-    def string(self, key: str, *, required: bool = False, default: str | None = None) -> str | None:
+    def string(self, key: str) -> str | None:
+        spec = self.spec.properties[key]
         if not self.present(key):
-            if required:
+            if spec.required:
                 self.missing(key)
-            return default
+            return spec.default
         value = self.obj[key]
         if not isinstance(value, str):
             self.wrong_type(key, "a string")
             return None
         return value
 
-    def integer(
-        self, key: str, *, lo: int, hi: int, required: bool = False, default: int | None = None
-    ) -> int | None:
+    def integer(self, key: str) -> int | None:
+        spec = self.spec.properties[key]
         if not self.present(key):
-            if required:
+            if spec.required:
                 self.missing(key)
-            return default
+            return spec.default
         value = self.obj[key]
         if isinstance(value, float) and value.is_integer() and not isinstance(value, bool):
             # 2.0 from a JavaScript client is still the integer 2.
@@ -162,14 +515,14 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int):
             self.wrong_type(key, "an integer")
             return None
-        return self._ranged(key, value, lo, hi)
+        return self._ranged(key, value, spec)
 
-    def number(self, key: str, *, hi: float, required: bool = False) -> float | None:
-        """A positive number up to ``hi``."""
+    def number(self, key: str) -> float | None:
+        spec = self.spec.properties[key]
         if not self.present(key):
-            if required:
+            if spec.required:
                 self.missing(key)
-            return None
+            return spec.default
         value = self.obj[key]
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.wrong_type(key, "a number")
@@ -177,41 +530,54 @@ class _Reader:
         if not math.isfinite(value):
             self.errors.add(_join(self.path, key), "Expected a finite number.")
             return None
-        if value <= 0:
-            self.errors.add(_join(self.path, key), "Must be greater than 0.")
-            return None
-        if value > hi:
-            self.errors.add(_join(self.path, key), f"Must be at most {hi}.")
+        if self._ranged(key, value, spec) is None:
             return None
         return float(value)
 
-    def _ranged(self, key: str, value: int, lo: int, hi: int) -> int | None:
-        if value < lo:
+    def _ranged(self, key: str, value: float, spec: Field) -> Any:
+        lo, hi = spec.minimum, spec.maximum
+        if lo is not None and spec.exclusive_minimum and value <= lo:
+            self.errors.add(_join(self.path, key), f"Must be greater than {lo}.")
+            return None
+        if lo is not None and value < lo:
             self.errors.add(_join(self.path, key), f"Must be at least {lo}.")
             return None
-        if value > hi:
+        if hi is not None and value > hi:
             self.errors.add(_join(self.path, key), f"Must be at most {hi}.")
             return None
         return value
 
-    def child(self, key: str, *, required: bool = False) -> _Reader | None:
+    def child(self, key: str) -> _Reader | None:
         """The nested object at ``key`` (an empty one when absent and optional)."""
+        spec = self.spec.properties[key]
         if not self.present(key):
-            if required:
+            if spec.required:
                 self.missing(key)
                 return None
-            return _Reader(self.errors, {}, _join(self.path, key))
+            return _Reader(self.errors, {}, _join(self.path, key), spec)
         value = self.obj[key]
         if not isinstance(value, dict):
             self.wrong_type(key, "an object")
             return None
-        return _Reader(self.errors, value, _join(self.path, key))
+        return _Reader(self.errors, value, _join(self.path, key), spec)
 
 
 def _default_images() -> Mapping[str, str]:
     from django.conf import settings
 
     return settings.DEFAULT_IMAGES
+
+
+def request_namespace(data: Any) -> str | None:
+    """The namespace the body names, when it names a valid one, else None — read without
+    looking at anything else, so the caller can check access before paying for the full
+    validation (which reports an invalid namespace with everything else)."""
+    if not isinstance(data, dict):
+        return None
+    value = data.get("namespace")
+    if isinstance(value, str) and value and REQUEST.properties["namespace"].matches(value):
+        return value
+    return None
 
 
 def parse_job_request(data: Any, *, default_images: Mapping[str, str] | None = None) -> JobSpec:
@@ -224,29 +590,30 @@ def parse_job_request(data: Any, *, default_images: Mapping[str, str] | None = N
             {"body": [f"Expected a JSON object, got {json_type(data)}."]},
             message="The request body must be a JSON object.",
         )
-    body = _Reader(errors, data, "")
-    body.reject_unknown(TOP_LEVEL_KEYS)
+    body = _Reader(errors, data, "", REQUEST)
+    body.reject_unknown()
 
     name = _job_name(body)
     namespace = _namespace(body)
     algorithm = _algorithm(body)
-    framework = _resolve_framework(errors, algorithm, data.get("hyperparameters"))
+    raw_hp = data.get("hyperparameters")
+    framework = _resolve_framework(errors, algorithm, raw_hp)
     resources = _resources(body)
     target_clusters = _target_clusters(body)
     run_policy = _run_policy(body)
     labels = _labels(body)
 
     hyperparameters: dict[str, Any] = {}
-    raw_hp = data.get("hyperparameters")
     if raw_hp is not None and not isinstance(raw_hp, dict):
         errors.add("hyperparameters", f"Expected an object, got {json_type(raw_hp)}.")
     elif framework is not None:
         hyperparameters = _hyperparameters(
             errors,
-            data.get("hyperparameters"),
+            raw_hp,
             framework,
             custom=algorithm["source"] == "custom",
             resources=resources,
+            named_by=algorithm["framework_from"],
         )
 
     image = algorithm["image"]
@@ -259,7 +626,7 @@ def parse_job_request(data: Any, *, default_images: Mapping[str, str] | None = N
             )
 
     if errors.fields or framework is None or image is None or resources is None:
-        raise SpecError(errors.fields or {"body": ["The request is incomplete."]})
+        raise errors.error()
     return JobSpec(
         name=name or "",
         namespace=namespace or "",
@@ -281,15 +648,16 @@ def parse_job_request(data: Any, *, default_images: Mapping[str, str] | None = N
 
 
 def _job_name(body: _Reader) -> str | None:
-    name = body.string("jobName", required=True)
+    name = body.string("jobName")
     if name is None:
         return None
     if name == "":
         body.missing("jobName")
         return None
-    if len(name) > JOB_NAME_MAX:
-        body.errors.add("jobName", f"Must be at most {JOB_NAME_MAX} characters.")
-    if not JOB_NAME_RE.match(name):
+    spec = body.spec.properties["jobName"]
+    if len(name) > spec.max_length:
+        body.errors.add("jobName", f"Must be at most {spec.max_length} characters.")
+    if spec.regex is not None and not spec.regex.fullmatch(name):
         body.errors.add(
             "jobName",
             "Use lower-case letters, digits and '-', starting with a letter and not ending "
@@ -299,18 +667,19 @@ def _job_name(body: _Reader) -> str | None:
 
 
 def _namespace(body: _Reader) -> str | None:
+    spec = body.spec.properties["namespace"]
     value = body.obj.get("namespace")
     # An empty string is what a blank form input sends: treat it as "not given".
     if value is None or value == "":
-        return "default"
+        return spec.default
     if not isinstance(value, str):
         body.wrong_type("namespace", "a string")
         return None
-    if len(value) > 63 or not DNS1123_LABEL_RE.match(value):
+    if not spec.matches(value):
         body.errors.add(
             "namespace",
-            "Must be a Kubernetes namespace name: at most 63 lower-case letters, digits and "
-            "'-', starting and ending with a letter or digit.",
+            f"Must be a Kubernetes namespace name: at most {spec.max_length} lower-case "
+            "letters, digits and '-', starting and ending with a letter or digit.",
         )
     return value
 
@@ -320,6 +689,7 @@ def _algorithm(body: _Reader) -> dict[str, Any]:
         "source": "default",
         "name": None,
         "framework": None,
+        "framework_from": None,
         "image": None,
         "command": [],
         "ok": True,
@@ -328,17 +698,21 @@ def _algorithm(body: _Reader) -> dict[str, Any]:
     if alg is None:
         result["ok"] = False
         return result
-    alg.reject_unknown(ALGORITHM_KEYS)
-    source = alg.string("source", default="default")
-    if source is not None and source not in SOURCES:
+    alg.reject_unknown()
+    fields = alg.spec.properties
+    source = alg.string("source")
+    if source is not None and source not in fields["source"].enum:
         alg.errors.add("algorithm.source", "Must be 'default' or 'custom'.")
         source = None
     if source is None:
         result["ok"] = False
     result["source"] = source or "default"
     name = alg.string("algorithmName")
-    if name is not None and len(name) > 100:
-        alg.errors.add("algorithm.algorithmName", "Must be at most 100 characters.")
+    if name is not None and len(name) > fields["algorithmName"].max_length:
+        alg.errors.add(
+            "algorithm.algorithmName",
+            f"Must be at most {fields['algorithmName'].max_length} characters.",
+        )
     result["name"] = name or None
     result["framework"] = alg.string("framework")
     if alg.present("framework") and result["framework"] is None:
@@ -355,7 +729,7 @@ def _algorithm(body: _Reader) -> dict[str, Any]:
     elif custom and (not image_given or image == ""):
         alg.missing("image")
     elif custom and image is not None:
-        if len(image) > 500 or not IMAGE_RE.match(image):
+        if not fields["image"].matches(image):
             alg.errors.add(
                 "algorithm.image",
                 "Not a valid image reference, e.g. 'registry.example.com/team/trainer:1.2'.",
@@ -364,17 +738,18 @@ def _algorithm(body: _Reader) -> dict[str, Any]:
 
     if alg.present("command"):
         command = alg.obj["command"]
+        spec = fields["command"]
         if not custom and source is not None:
             alg.errors.add("algorithm.command", "Only for source 'custom'.")
         elif not isinstance(command, list):
             alg.wrong_type("command", "an array of strings")
-        elif not command:
+        elif len(command) < spec.min_items:
             alg.errors.add(
                 "algorithm.command",
                 "Must not be empty; leave it out to use the image's entrypoint.",
             )
-        elif len(command) > MAX_COMMAND_ITEMS:
-            alg.errors.add("algorithm.command", f"At most {MAX_COMMAND_ITEMS} items.")
+        elif len(command) > spec.max_items:
+            alg.errors.add("algorithm.command", f"At most {spec.max_items} items.")
         else:
             for i, item in enumerate(command):
                 if not isinstance(item, str):
@@ -392,37 +767,56 @@ def _resolve_framework(
     errors: _Errors, algorithm: dict[str, Any], hyperparameters: Any
 ) -> str | None:
     """algorithm.framework, else algorithmName when it names a framework (the original API's
-    ``"algorithmName": "xgboost"``), else the single key of ``hyperparameters``."""
+    ``"algorithmName": "xgboost"``), else the single key of ``hyperparameters``.
+
+    Nothing is guessed: with ``source: default`` the algorithm name must be a built-in one
+    (a framework's name), and a framework named in two places must be the same one; either
+    contradiction is refused, naming both fields. Records in ``framework_from`` which field
+    chose the framework, so a disagreeing ``hyperparameters`` key can name it too."""
     valid = ", ".join(FRAMEWORKS)
     if not algorithm["ok"]:
         return None
     explicit = algorithm["framework"]
     name = algorithm["name"]
+    builtin = algorithm["source"] == "default"
+    if builtin and name is not None and name not in FRAMEWORKS:
+        errors.add(
+            "algorithm.algorithmName",
+            f"Unknown framework '{_shown(name)}'. Valid: {valid}. With source 'default' the name "
+            "must be a built-in algorithm; use source 'custom' for your own.",
+        )
+        return None
     if explicit is not None:
         if explicit not in FRAMEWORKS:
-            errors.add("algorithm.framework", f"Unknown framework '{explicit}'. Valid: {valid}.")
+            errors.add(
+                "algorithm.framework", f"Unknown framework '{_shown(explicit)}'. Valid: {valid}."
+            )
             return None
         if name in FRAMEWORKS and name != explicit:
             errors.add(
                 "algorithm.algorithmName",
                 f"Names the framework '{name}' but algorithm.framework is '{explicit}'.",
             )
+            errors.add(
+                "algorithm.framework",
+                f"Is '{explicit}' but algorithm.algorithmName names the framework '{name}'.",
+            )
             return None
+        algorithm["framework_from"] = "algorithm.framework"
         return explicit
     if name in FRAMEWORKS:
+        algorithm["framework_from"] = "algorithm.algorithmName"
         return name
     hp_keys = list(hyperparameters) if isinstance(hyperparameters, dict) else []
     if len(hp_keys) == 1 and hp_keys[0] in FRAMEWORKS:
         return hp_keys[0]
     if name is None:
         errors.add("algorithm.algorithmName", f"Required: name the framework ({valid}).")
-    elif algorithm["source"] == "custom":
+    else:
         errors.add(
             "algorithm.framework",
-            f"Required for the custom algorithm '{name}': one of {valid}.",
+            f"Required for the custom algorithm '{_shown(name)}': one of {valid}.",
         )
-    else:
-        errors.add("algorithm.algorithmName", f"Unknown framework '{name}'. Valid: {valid}.")
     return None
 
 
@@ -433,6 +827,7 @@ def _hyperparameters(
     *,
     custom: bool,
     resources: dict[str, Any] | None,
+    named_by: str | None,
 ) -> dict[str, Any]:
     fw = get_framework(framework)
     values: Any = {}
@@ -444,6 +839,13 @@ def _hyperparameters(
                     f"The job's framework is {framework}: give its hyperparameters under "
                     f"'{framework}'.",
                 )
+                if named_by is not None and key in FRAMEWORKS and framework not in value:
+                    # The framework is named twice, differently: refuse on both fields.
+                    errors.add(
+                        named_by,
+                        f"Names the framework '{framework}' but the hyperparameters are for "
+                        f"'{key}'.",
+                    )
         values = value.get(framework)
         if values is None:
             values = {}
@@ -458,23 +860,24 @@ def _hyperparameters(
         return fw.validate_hyperparameters(values, custom=custom, resources=context)
     except SpecError as exc:
         errors.merge(exc.fields)
+        errors.omitted += exc.omitted
         return {}
 
 
 def _resources(body: _Reader) -> dict[str, Any] | None:
-    res = body.child("resources", required=True)
+    res = body.child("resources")
     if res is None:
         return None
-    res.reject_unknown(RESOURCES_KEYS)
-    inst = res.child("instanceResources", required=True)
+    res.reject_unknown()
+    inst = res.child("instanceResources")
     cpu = memory = gpu = None
     if inst is not None:
-        inst.reject_unknown(INSTANCE_KEYS)
-        cpu = inst.number("cpuCores", hi=MAX_CPU_CORES, required=True)
-        memory = inst.number("memoryGiB", hi=MAX_MEMORY_GIB, required=True)
-        gpu = inst.integer("gpuCount", lo=0, hi=MAX_GPUS, default=0)
-    count = res.integer("instanceCount", lo=1, hi=MAX_INSTANCES, default=1)
-    volume = res.integer("volumeSizeGB", lo=0, hi=MAX_VOLUME_GB, default=0)
+        inst.reject_unknown()
+        cpu = inst.number("cpuCores")
+        memory = inst.number("memoryGiB")
+        gpu = inst.integer("gpuCount")
+    count = res.integer("instanceCount")
+    volume = res.integer("volumeSizeGB")
     if None in (cpu, memory, gpu, count, volume):
         return None
     return {
@@ -493,16 +896,25 @@ def _target_clusters(body: _Reader) -> list[str]:
     if not isinstance(value, list):
         body.wrong_type("targetClusters", "an array of cluster names")
         return []
+    spec = body.spec.properties["targetClusters"]
+    if len(value) > spec.max_items:
+        # Refused whole, before any item is looked at: the cost stays independent of size.
+        body.errors.add("targetClusters", f"At most {spec.max_items} clusters. Got {len(value)}.")
+        return []
     clusters: list[str] = []
+    seen: set[str] = set()
     for i, item in enumerate(value):
         path = f"targetClusters.{i}"
         if not isinstance(item, str):
             body.errors.add(path, f"Expected a string, got {json_type(item)}.")
-        elif len(item) > 253 or not DNS1123_SUBDOMAIN_RE.match(item):
-            body.errors.add(path, f"'{item}' is not a valid cluster name (lower-case DNS name).")
-        elif item in clusters:
+        elif not spec.items.matches(item):
+            body.errors.add(
+                path, f"'{_shown(item)}' is not a valid cluster name (lower-case DNS name)."
+            )
+        elif item in seen:
             body.errors.add(path, f"Cluster '{item}' is listed twice.")
         else:
+            seen.add(item)
             clusters.append(item)
     return clusters
 
@@ -511,24 +923,19 @@ def _run_policy(body: _Reader) -> dict[str, Any]:
     rp = body.child("runPolicy")
     if rp is None:
         return {}
-    rp.reject_unknown(RUN_POLICY_KEYS)
+    rp.reject_unknown()
     result: dict[str, Any] = {}
-    for key, lo, hi in (
-        ("activeDeadlineSeconds", 1, INT32_MAX),
-        ("backoffLimit", 0, 100),
-        ("ttlSecondsAfterFinished", 0, INT32_MAX),
-    ):
-        value = rp.integer(key, lo=lo, hi=hi)
+    for key in ("activeDeadlineSeconds", "backoffLimit", "ttlSecondsAfterFinished"):
+        value = rp.integer(key)
         if value is not None:
             result[key] = value
     policy = rp.string("cleanPodPolicy")
     if policy is not None:
-        if policy in CLEAN_POD_POLICIES:
+        allowed = rp.spec.properties["cleanPodPolicy"].enum
+        if policy in allowed:
             result["cleanPodPolicy"] = policy
         else:
-            rp.errors.add(
-                "runPolicy.cleanPodPolicy", f"Must be one of: {', '.join(CLEAN_POD_POLICIES)}."
-            )
+            rp.errors.add("runPolicy.cleanPodPolicy", f"Must be one of: {', '.join(allowed)}.")
     return result
 
 
@@ -536,13 +943,13 @@ def label_key_problem(key: str) -> str | None:
     """Why ``key`` cannot be a user label key, or None. Kubernetes' qualified-name rules,
     plus the prefixes reserved for the platform and the systems it drives."""
     prefix, _, name = key.rpartition("/")
-    if not name or len(name) > 63 or not LABEL_NAME_RE.match(name):
+    if not name or len(name) > 63 or not LABEL_NAME_RE.fullmatch(name):
         return (
             "The name part must be at most 63 characters: letters, digits, '-', '_' and "
             "'.', starting and ending with a letter or digit."
         )
     if "/" in key:
-        if not prefix or len(prefix) > 253 or not DNS1123_SUBDOMAIN_RE.match(prefix):
+        if not prefix or len(prefix) > 253 or not DNS1123_SUBDOMAIN_RE.fullmatch(prefix):
             return "The prefix must be a lower-case DNS subdomain, e.g. 'example.com/'."
         if prefix in RESERVED_LABEL_PREFIXES or any(
             prefix == d or prefix.endswith("." + d) for d in RESERVED_LABEL_DOMAINS
@@ -558,8 +965,11 @@ def _labels(body: _Reader) -> dict[str, str]:
     if not isinstance(value, dict):
         body.wrong_type("labels", "an object of string values")
         return {}
-    if len(value) > MAX_LABELS:
-        body.errors.add("labels", f"At most {MAX_LABELS} labels.")
+    spec = body.spec.properties["labels"]
+    if len(value) > spec.max_properties:
+        # Refused whole, before any label is looked at.
+        body.errors.add("labels", f"At most {spec.max_properties} labels. Got {len(value)}.")
+        return {}
     labels: dict[str, str] = {}
     for key, val in value.items():
         path = f"labels.{key}"
@@ -570,11 +980,11 @@ def _labels(body: _Reader) -> dict[str, str]:
         if not isinstance(val, str):
             body.errors.add(path, f"Expected a string, got {json_type(val)}.")
             continue
-        if val and (len(val) > 63 or not LABEL_NAME_RE.match(val)):
+        if not spec.values.matches(val):
             body.errors.add(
                 path,
-                "Values are at most 63 characters: letters, digits, '-', '_' and '.', "
-                "starting and ending with a letter or digit (or empty).",
+                f"Values are at most {spec.values.max_length} characters: letters, digits, "
+                "'-', '_' and '.', starting and ending with a letter or digit (or empty).",
             )
             continue
         labels[key] = val

@@ -38,6 +38,8 @@ class Observed:
     cluster: str = ""
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # When the member's workload reached this state (its condition's lastTransitionTime).
+    changed_at: datetime | None = None
 
 
 def _status_blocks(workload: dict[str, Any], binding: dict[str, Any] | None) -> list[dict]:
@@ -106,6 +108,9 @@ def observe(workload: dict[str, Any], binding: dict[str, Any] | None) -> Observe
                 cluster=cluster,
                 started_at=started,
                 finished_at=finished,
+                changed_at=parse_datetime(cond.get("lastTransitionTime") or "")
+                if cond.get("lastTransitionTime")
+                else None,
             )
     scheduled = _binding_condition(binding, "Scheduled")
     if scheduled and scheduled.get("status") == "True" and cluster:

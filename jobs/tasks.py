@@ -1,16 +1,27 @@
-"""Thin Celery tasks: take ids, call services. Only transient cluster errors are retried,
-with bounded exponential backoff and jitter."""
+"""Thin Celery tasks: take ids, call services.
+
+Errors are classified honestly: a transient ClusterError (transport, timeout, 429, 5xx) is
+retried with bounded exponential backoff and jitter, and the job shows when the next
+attempt is; a permanent one (4xx) stops and says so; anything else is a bug, logged with its
+traceback and shown on the job, never retried as if Karmada were down.
+"""
 
 from __future__ import annotations
 
+import logging
 import random
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from clusters.client import ClusterError
 from jobs import services
+from mlplatform import metrics
 from mlplatform.locks import try_lock
+
+log = logging.getLogger(__name__)
 
 
 def _backoff(retries: int) -> float:
@@ -18,16 +29,28 @@ def _backoff(retries: int) -> float:
 
 
 @shared_task(bind=True, max_retries=None, ignore_result=True)
-def job_submit_task(self, job_id: str) -> str:
+def job_submit_task(self, job_id: str, token: str | None = None) -> str:
     try:
-        return services.job_submit(job_id=job_id)
+        return services.job_submit(job_id=job_id, token=token)
     except ClusterError as exc:
-        if exc.permanent:
-            raise
+        # Permanent errors never get here: job_submit marks the job SubmitFailed.
+        attempt = self.request.retries + 1
         if self.request.retries >= settings.JOB_SUBMIT_MAX_RETRIES:
-            services.job_submit_gave_up(job_id=job_id, message=exc.message)
+            log.warning("job %s: giving up submitting after %d attempts: %s", job_id, attempt, exc)
+            services.job_submit_gave_up(job_id=job_id, message=exc.message, token=token)
             return "gave-up"
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+        countdown = _backoff(self.request.retries)
+        services.job_submit_retry_scheduled(
+            job_id=job_id,
+            token=token,
+            message=f"Attempt {attempt} failed: {exc.message}",
+            at=timezone.now() + timedelta(seconds=countdown),
+        )
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    except Exception as exc:
+        log.exception("job %s: internal error while submitting", job_id)
+        services.job_task_crashed(job_id=job_id, action="submitting", exc=exc)
+        return "crashed"
 
 
 @shared_task(bind=True, max_retries=None, ignore_result=True)
@@ -35,23 +58,62 @@ def job_delete_task(self, job_id: str) -> str:
     try:
         return services.job_finish_delete(job_id=job_id)
     except ClusterError as exc:
+        attempt = self.request.retries + 1
+        if exc.permanent:
+            log.warning("job %s: Karmada refused the delete: %s", job_id, exc)
+            services.job_delete_failed(job_id=job_id, message=exc.message)
+            return "refused"
         if self.request.retries >= settings.JOB_SUBMIT_MAX_RETRIES:
-            return "gave-up"  # the sweep re-enqueues jobs stuck in Deleting
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+            # The sweep starts a new chain for jobs whose delete is overdue.
+            services.job_delete_retry_scheduled(
+                job_id=job_id,
+                message=f"Attempt {attempt} failed: {exc.message}; retrying later",
+                at=timezone.now() + timedelta(seconds=settings.JOB_PENDING_RESUBMIT_AFTER),
+            )
+            return "gave-up"
+        countdown = _backoff(self.request.retries)
+        services.job_delete_retry_scheduled(
+            job_id=job_id,
+            message=f"Attempt {attempt} failed: {exc.message}",
+            at=timezone.now() + timedelta(seconds=countdown),
+        )
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    except Exception as exc:
+        log.exception("job %s: internal error while deleting", job_id)
+        services.job_task_crashed(job_id=job_id, action="deleting", exc=exc)
+        return "crashed"
 
 
 @shared_task(ignore_result=True)
 def job_status_sync_task() -> int:
     # Never two syncs at once: a slow pass makes the next tick a no-op instead of a pile-up.
-    with try_lock("job-status-sync", ttl=max(settings.JOB_MONITOR_INTERVAL * 10, 30)) as got:
+    # The lock outlives the longest pass the budget allows, so it never expires mid-pass.
+    with try_lock("job-status-sync", ttl=services.sync_lock_ttl()) as got:
         if not got:
+            log.debug("status sync: the previous pass is still running")
+            metrics.count("status_sync_overlaps")
             return -1
         try:
-            return services.job_status_sync()
+            with metrics.timed("status_sync_seconds"):
+                return services.job_status_sync()
         except ClusterError:
+            # job_status_sync has recorded the outage and logged its start; a line per
+            # second of an outage would drown the log.
             return -1
 
 
 @shared_task(ignore_result=True)
 def job_pending_sweep_task() -> dict[str, int]:
     return services.job_pending_sweep()
+
+
+@shared_task(ignore_result=True)
+def job_cleanup_sweep_task() -> dict[str, int] | None:
+    with try_lock("job-cleanup-sweep", ttl=services.sync_lock_ttl() * 4) as got:
+        if not got:
+            return None
+        try:
+            return services.job_cleanup_sweep()
+        except ClusterError as exc:
+            log.warning("cleanup sweep: Karmada is not answering, next sweep retries: %s", exc)
+            return None

@@ -51,6 +51,13 @@ def envint(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name}={value!r} is not an integer") from exc
 
 
+def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (envstr(name) or default).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} is not one of: {', '.join(choices)}")
+    return value
+
+
 def envlist(name: str, default: list[str]) -> list[str]:
     value = envstr(name)
     if value is None:
@@ -58,13 +65,15 @@ def envlist(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+# Applied with fullmatch (the whole value); [0-9] because \d would also take other scripts'
+# digits, which float() then reads.
+_DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h)?\s*")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
 def parse_duration(text: str) -> float:
     """Parse Go-style short durations (``1s``, ``500ms``, ``2m``; a bare number is seconds)."""
-    match = _DURATION.match(text)
+    match = _DURATION.fullmatch(text)
     if not match:
         raise ValueError(f"{text!r} is not a duration like 1s, 500ms or 2m")
     seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]

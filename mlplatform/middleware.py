@@ -1,9 +1,10 @@
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 
-# Paths that answer without a session: health probes, login, and the API (which does its
-# own token/session authentication and answers 401 in JSON instead of redirecting).
-PUBLIC_PREFIXES = ("/health", "/accounts/login", "/api/", "/static/", "/admin/")
+# Paths that answer without a session: health probes, login, the API (which does its own
+# token/session authentication and answers 401 in JSON instead of redirecting) and the
+# metrics (bearer token for scrapers, answered 401 without it).
+PUBLIC_PREFIXES = ("/health", "/metrics", "/accounts/login", "/api/", "/static/", "/admin/")
 
 
 class LoginRequiredMiddleware:

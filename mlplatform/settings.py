@@ -13,6 +13,7 @@ from pathlib import Path
 from mlplatform.env import (
     database_config,
     envbool,
+    envchoice,
     envduration,
     envint,
     envlist,
@@ -143,7 +144,15 @@ SPECTACULAR_SETTINGS = {
 # Unset: `make run` starts the local testbed and sets it; the platform then talks to it.
 KARMADA_KUBECONFIG_PATH = envstr("KARMADA_KUBECONFIG_PATH")
 MGMT_KUBECONFIG_PATH = envstr("MGMT_KUBECONFIG_PATH")
-KARMADA_REQUEST_TIMEOUT = 10.0
+# Where a job goes among the clusters that fit it: "spread" (weighted by free capacity) or
+# "binpack" (the fullest that fits first).
+PLACEMENT_STRATEGY = envchoice("PLACEMENT_STRATEGY", "spread", ("spread", "binpack"))
+# Scrapers of /metrics send "Authorization: Bearer <METRICS_TOKEN>"; unset, only signed-in
+# platform operators may read it.
+METRICS_TOKEN = envstr("METRICS_TOKEN")
+# Every Kubernetes request: seconds to connect, and seconds to wait for each answer.
+KARMADA_CONNECT_TIMEOUT = envduration("KARMADA_CONNECT_TIMEOUT", "3s")
+KARMADA_READ_TIMEOUT = envduration("KARMADA_READ_TIMEOUT", "10s")
 
 # Built-in algorithm images per framework (algorithm.source = "default"). Each receives the
 # hyperparameters as --name=value arguments and as JSON in $HYPERPARAMETERS; operators point
@@ -198,6 +207,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15.0,
         "options": {"expires": 15.0},
     },
+    "job-cleanup-sweep": {
+        "task": "jobs.tasks.job_cleanup_sweep_task",
+        "schedule": 5.0,
+        "options": {"expires": 5.0},
+    },
     "cluster-inventory-sync": {
         "task": "clusters.tasks.cluster_inventory_sync_task",
         "schedule": 10.0,
@@ -207,12 +221,25 @@ CELERY_BEAT_SCHEDULE = {
 # Jobs Pending longer than this are re-enqueued by the sweep.
 JOB_PENDING_RESUBMIT_AFTER = envint("JOB_PENDING_RESUBMIT_AFTER", 30)
 JOB_SUBMIT_MAX_RETRIES = 8
+# Wall time one status pass may spend asking Karmada before it leaves the rest to the next.
+JOB_SYNC_BUDGET = envduration("JOB_SYNC_BUDGET", "20s")
+# A workload missing from Karmada fails its job only when still missing this long after.
+JOB_MISSING_CONFIRM_SECONDS = envint("JOB_MISSING_CONFIRM_SECONDS", 5)
+# Wall time one inventory pass may spend asking members for their nodes.
+CLUSTER_INVENTORY_BUDGET = envduration("CLUSTER_INVENTORY_BUDGET", "20s")
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"routine_tasks": {"()": "mlplatform.logfilters.RoutineTaskFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["routine_tasks"],
+        }
+    },
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {"kubernetes": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
 }

@@ -3,9 +3,11 @@ from django.urls import include, path
 
 from jobs.api.routing import route
 from jobs.api.views import HealthApi
+from mlplatform.metrics import metrics_view
 
 urlpatterns = [
     *route("health", HealthApi.as_view(), name="health"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/", include("jobs.api.urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -5,6 +5,12 @@
   2. GET /api/v1/jobs    — latency and queries for a page of 50 out of 1,000 jobs
   3. status sync pass    — one pass over N active jobs whose workloads really exist on the
                            testbed's Karmada: must stay well under JOB_MONITOR_INTERVAL (1s)
+  4. hostile bodies      — POST /api/v1/jobs with 40k and 350k target cluster names (and
+                           the 350k body from a user without access to its namespace): the
+                           answer is a short 400/403 and its time is that of reading the body
+
+`scripts/bench.py hostile` (or any of api, sync, hostile) runs only those parts; the hostile
+part needs no testbed.
 
 Targets (the sync must keep up with its one-second period on a 2-core machine):
   create p95 < 150 ms, list p95 < 150 ms, sync pass p95 < 500 ms with 300 active jobs.
@@ -33,7 +39,7 @@ from django.conf import settings  # noqa: E402
 from django.db import connection, reset_queries  # noqa: E402
 
 SYNC_JOBS = int(os.environ.get("BENCH_SYNC_JOBS", "300"))
-TARGETS_MS = {"create": 150, "list": 150, "sync": 500}
+TARGETS_MS = {"create": 150, "list": 150, "sync": 500, "hostile": 1000}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -203,6 +209,75 @@ def bench_sync() -> list[bool]:
         )
 
 
+def bench_hostile() -> list[bool]:
+    import json
+
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from jobs.models import NamespaceGrant, TrainingJob
+
+    def client_for(name: str, namespace: str | None) -> APIClient:
+        user = get_user_model().objects.create_user(name, password="bench-pass-123")
+        if namespace:
+            NamespaceGrant.objects.create(user=user, namespace=namespace)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        return client
+
+    def name(i: int) -> str:
+        digits, text = "0123456789abcdefghijklmnopqrstuvwxyz", ""
+        while True:
+            i, d = divmod(i, 36)
+            text = digits[d] + text
+            if not i:
+                return text
+
+    member = client_for("hostile-member", "default")
+    outsider = client_for("hostile-outsider", None)
+    # Measure the validation, not the body cap: 350k names are just over the default.
+    old_cap = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
+    results = []
+    try:
+        for label, client, count, expected in (
+            ("40k names", member, 40_000, 400),
+            ("350k names", member, 350_000, 400),
+            ("350k names, no access", outsider, 350_000, 403),
+        ):
+            body = {
+                "jobName": "hostile",
+                "namespace": "default",
+                "algorithm": {"source": "default", "algorithmName": "xgboost"},
+                "resources": {"instanceResources": {"cpuCores": 1, "memoryGiB": 1}},
+                "hyperparameters": {"xgboost": {"num_round": 10}},
+                "targetClusters": [name(i) for i in range(count)],
+            }
+            raw = json.dumps(body, separators=(",", ":"))
+            samples = []
+            for _ in range(5):
+                start = time.perf_counter()
+                response = client.post("/api/v1/jobs", raw, content_type="application/json")
+                samples.append((time.perf_counter() - start) * 1000)
+                assert response.status_code == expected, response.content[:300]
+            results.append(
+                report(
+                    "hostile",
+                    samples,
+                    f"{label}: body {len(raw) / 1e6:.1f} MB -> {response.status_code}, "
+                    f"answer {len(response.content)} bytes",
+                )
+            )
+    finally:
+        settings.DATA_UPLOAD_MAX_MEMORY_SIZE = old_cap
+    assert not TrainingJob.objects.filter(name="hostile").exists()
+    return results
+
+
+PARTS = {"api": bench_api, "sync": bench_sync, "hostile": bench_hostile}
+
+
 def main() -> int:
     if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
         print("make bench runs on PostgreSQL: set DATABASE_URL (make bench does).")
@@ -213,7 +288,8 @@ def main() -> int:
     settings.DATABASES["default"]["TEST"].update(NAME="mlplatform_bench")
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
-        results = bench_api() + bench_sync()
+        parts = sys.argv[1:] or list(PARTS)
+        results = [ok for part in parts for ok in PARTS[part]()]
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
     print("all targets met" if all(results) else "SOME TARGETS MISSED")

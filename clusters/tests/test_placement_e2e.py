@@ -401,3 +401,25 @@ def test_a_job_named_for_both_clusters_runs_whole_in_exactly_one(stack, synced, 
     assert final["status"] == "Succeeded" and final["cluster"] == chosen
     assert _pods(karmada, other, job) == []
     assert len(_binding(karmada, job)["spec"]["clusters"]) == 1
+
+
+@pytest.mark.e2e
+def test_a_burst_of_small_jobs_lands_on_both_clusters(stack, synced, api):
+    """Spread: each job's first choice is drawn in proportion to free CPU, and Karmada
+    binds it there (the other candidates are only its fallback)."""
+    karmada = stack
+    jobs = []
+    for i in range(20):
+        response = _create(api, _body(f"burst-{i}", cpu=0.1, memory=0.25))
+        assert response.status_code == 201, response.content
+        job = TrainingJob.objects.get(id=response.json()["id"])
+        assert sorted(job.candidate_clusters) == [M1, M2]
+        jobs.append(job)
+    landed = {job.id: _scheduled_clusters(karmada, job) for job in jobs}
+    for job in jobs:
+        # Bound where the platform preferred, whole, in one cluster.
+        assert landed[job.id] == job.candidate_clusters[:1]
+    per_cluster = {M1: 0, M2: 0}
+    for clusters in landed.values():
+        per_cluster[clusters[0]] += 1
+    assert per_cluster[M1] > 0 and per_cluster[M2] > 0, per_cluster

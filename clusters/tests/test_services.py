@@ -269,3 +269,46 @@ def test_the_sync_records_node_shapes_and_keeps_them_when_the_member_cannot_be_a
     cluster_inventory_sync()
     m1.refresh_from_db()
     assert m1.node_shapes == [{"cpu": 16.0, "memoryGiB": 64.0, "gpu": 4.0, "count": 2}]
+
+
+# --- placement strategy ------------------------------------------------------------------
+
+
+def test_spread_sends_jobs_in_proportion_to_free_capacity(fleet):
+    import random
+
+    from clusters.services import rank_candidates
+
+    rng = random.Random(7)
+    firsts = [
+        rank_candidates(["gpu", "cpu"], demand=Demand(0.1, 0.25, 0), rng=rng)[0] for _ in range(600)
+    ]
+    # 64 free CPU against 128: about one in three on "gpu", two in three on "cpu".
+    share = firsts.count("cpu") / len(firsts)
+    assert 0.55 < share < 0.78, share
+    assert set(firsts) == {"gpu", "cpu"}
+
+
+def test_spread_weighs_gpu_jobs_by_free_gpus(fleet):
+    from clusters.services import rank_candidates
+
+    MemberCluster.objects.create(
+        name="gpu2", ready=True, cpu_allocatable=8, memory_allocatable_gib=64, gpu_allocatable=0
+    )
+    # gpu2 has no free GPU: a GPU job ranked among both always goes to "gpu" first.
+    for _ in range(50):
+        assert rank_candidates(["gpu2", "gpu"], demand=Demand(1, 1, 1))[0] == "gpu"
+
+
+def test_binpack_fills_the_fullest_cluster_that_fits_first(fleet):
+    from clusters.services import rank_candidates
+
+    ranked = rank_candidates(["cpu", "gpu"], demand=Demand(1, 1, 0), strategy="binpack")
+    assert ranked == ["gpu", "cpu"]
+
+
+def test_a_single_candidate_is_kept_as_it_is(fleet):
+    from clusters.services import rank_candidates
+
+    assert rank_candidates(["cpu"], demand=Demand(1, 1, 0)) == ["cpu"]
+    assert rank_candidates([], demand=Demand(1, 1, 0)) == []

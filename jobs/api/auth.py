@@ -9,11 +9,12 @@ from rest_framework import authentication, exceptions
 
 # DRF keys are 40 hex digits; anything else cannot match, and a NUL byte in it would make
 # PostgreSQL raise (a 500) instead of simply finding no token.
-_KEY_RE = re.compile(r"^[0-9a-fA-F]{1,64}$")
+# Applied with fullmatch: "$" would also let a trailing newline through.
+_KEY_RE = re.compile(r"[0-9a-fA-F]{1,64}")
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
-        if not _KEY_RE.match(key):
+        if not _KEY_RE.fullmatch(key):
             raise exceptions.AuthenticationFailed("Invalid token.")
         return super().authenticate_credentials(key)

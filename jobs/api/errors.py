@@ -48,7 +48,9 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
     Django answers 500 (through ``server_error`` below for /api/), with the traceback logged."""
     headers: dict[str, str] = {}
     if isinstance(exc, SpecError):
-        code, message, fields = exc.status_code, exc.message, _clean_fields(exc.fields)
+        # Bounded whatever the body held: a fixed number of paths and reasons, each short.
+        code = exc.status_code
+        message, fields = exc.bounded()
     elif isinstance(exc, JobStateError):
         code, message, fields = status.HTTP_409_CONFLICT, str(exc) or "Conflict.", {}
     elif isinstance(exc, ApiError):
@@ -96,14 +98,6 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
 
 def _permission_message(exc: DjangoPermissionDenied) -> str:
     return str(exc) or "You do not have permission to perform this action."
-
-
-def _clean_fields(fields: Mapping[str, Any]) -> Fields:
-    return {str(path): [str(r) for r in _as_list(reasons)] for path, reasons in fields.items()}
-
-
-def _as_list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def _text(detail: Any) -> str:

@@ -2,15 +2,18 @@
 schema documents it.
 
 The output is camelCase and nested like the request, so a client can take a job it read,
-change a field and POST it back. Request *validation* is not done here but by
-``jobs.specs.parse_job_request`` (the pages use it too); ``JobRequestSerializer`` only
-describes the body for the OpenAPI schema.
+change a field and POST it back. The request is defined once, in ``jobs.specs.REQUEST``:
+``jobs.specs.parse_job_request`` validates against it (the pages use it too) and the
+request's OpenAPI components are generated from it here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.plumbing import ResolvedComponent, build_choice_field
+from drf_spectacular.settings import spectacular_settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -137,115 +140,49 @@ class JobDetailOutputSerializer(JobOutputSerializer):
         return JobEventOutputSerializer(selectors.job_events(job=job), many=True).data
 
 
-# --- request (documentation only) -----------------------------------------------------
-
-
-class AlgorithmRequestSerializer(serializers.Serializer):
-    source = serializers.ChoiceField(
-        choices=AlgorithmSource.choices,
-        default=AlgorithmSource.DEFAULT,
-        help_text="`default`: the framework's built-in image; `custom`: your `image`.",
-    )
-    algorithmName = serializers.CharField(
-        required=False,
-        max_length=100,
-        help_text="With `source: default`, the framework name (e.g. `xgboost`).",
-    )
-    framework = serializers.ChoiceField(
-        choices=Framework.choices,
-        required=False,
-        help_text="The framework; taken from `algorithmName` (or the only key of "
-        "`hyperparameters`) when omitted. Required for a custom algorithm.",
-    )
-    image = serializers.CharField(
-        required=False, max_length=500, help_text="Container image; `custom` only (required)."
-    )
-    command = serializers.ListField(
-        child=serializers.CharField(),
-        required=False,
-        min_length=1,
-        max_length=specs.MAX_COMMAND_ITEMS,
-        help_text="Overrides the image's entrypoint; `custom` only.",
-    )
-
-
-class InstanceResourcesRequestSerializer(serializers.Serializer):
-    cpuCores = serializers.FloatField(
-        min_value=0, max_value=specs.MAX_CPU_CORES, help_text="Per instance; more than 0."
-    )
-    memoryGiB = serializers.FloatField(
-        min_value=0, max_value=specs.MAX_MEMORY_GIB, help_text="Per instance; more than 0."
-    )
-    gpuCount = serializers.IntegerField(
-        min_value=0, max_value=specs.MAX_GPUS, default=0, help_text="Per instance."
-    )
-
-
-class ResourcesRequestSerializer(serializers.Serializer):
-    instanceResources = InstanceResourcesRequestSerializer()
-    instanceCount = serializers.IntegerField(
-        min_value=1,
-        max_value=specs.MAX_INSTANCES,
-        default=1,
-        help_text="Training instances (pods); an MPI launcher is not counted.",
-    )
-    volumeSizeGB = serializers.IntegerField(
-        min_value=0,
-        max_value=specs.MAX_VOLUME_GB,
-        default=0,
-        help_text="Scratch volume mounted at /opt/ml on every instance; 0 for none.",
-    )
-
-
-class RunPolicyRequestSerializer(serializers.Serializer):
-    activeDeadlineSeconds = serializers.IntegerField(
-        required=False, min_value=1, max_value=specs.INT32_MAX
-    )
-    backoffLimit = serializers.IntegerField(required=False, min_value=0, max_value=100)
-    ttlSecondsAfterFinished = serializers.IntegerField(
-        required=False, min_value=0, max_value=specs.INT32_MAX
-    )
-    cleanPodPolicy = serializers.ChoiceField(choices=list(specs.CLEAN_POD_POLICIES), required=False)
+# --- request (schema only) --------------------------------------------------------------
 
 
 class JobRequestSerializer(serializers.Serializer):
-    """The request body (what ``jobs.specs.parse_job_request`` accepts); unknown keys are
-    refused, null counts as not given."""
+    """The create body in the OpenAPI schema. It declares nothing itself: ``JobRequestSchema``
+    below turns ``jobs.specs.REQUEST`` — the definition ``parse_job_request`` enforces and the
+    form is built from — into the ``JobRequest`` component and its nested ones, so the
+    documented limits cannot drift from the enforced ones."""
 
     class Meta:
         ref_name = "JobRequest"
 
-    jobName = serializers.RegexField(
-        specs.JOB_NAME_RE.pattern,
-        max_length=specs.JOB_NAME_MAX,
-        help_text="Lower-case letters, digits and '-', starting with a letter.",
-    )
-    namespace = serializers.CharField(
-        required=False,
-        default="default",
-        max_length=63,
-        help_text="Kubernetes namespace; you need access to it.",
-    )
-    algorithm = AlgorithmRequestSerializer(required=False)
-    resources = ResourcesRequestSerializer()
-    hyperparameters = serializers.DictField(
-        child=serializers.DictField(),
-        required=False,
-        help_text='`{"<framework>": {name: value}}`; see GET /api/v1/frameworks for the '
-        "names, types, ranges and defaults.",
-    )
-    targetClusters = serializers.ListField(
-        child=serializers.CharField(max_length=253),
-        required=False,
-        help_text="Member clusters the job may run on (it runs whole on one of them). "
-        "Empty: any ready cluster with room.",
-    )
-    runPolicy = RunPolicyRequestSerializer(required=False)
-    labels = serializers.DictField(
-        child=serializers.CharField(max_length=63, allow_blank=True),
-        required=False,
-        help_text=f"Kubernetes labels put on the job's objects; at most {specs.MAX_LABELS}.",
-    )
+
+class JobRequestSchema(OpenApiSerializerExtension):
+    target_class = JobRequestSerializer
+
+    def get_name(self, auto_schema: Any, direction: Any) -> str:
+        return specs.REQUEST.component
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        oas_30 = str(spectacular_settings.OAS_VERSION).startswith("3.0")
+        components = specs.request_json_schema(oas_30=oas_30)
+        for schema in components.values():
+            for prop in schema.get("properties", {}).values():
+                _share_framework_enum(prop)
+        root = components.pop(specs.REQUEST.component)
+        for name, schema in components.items():
+            auto_schema.registry.register_on_missing(
+                ResolvedComponent(
+                    name=name, type=ResolvedComponent.SCHEMA, object=name, schema=schema
+                )
+            )
+        return root
+
+
+def _share_framework_enum(prop: dict[str, Any]) -> None:
+    """Give the request's framework the same enum identity as the job's, so the schema has
+    one ``FrameworkEnum`` rather than two near-identical ones (same values, other order)."""
+    if set(prop.get("enum", ())) != set(Framework.values):
+        return
+    choice = build_choice_field(serializers.ChoiceField(choices=Framework.choices))
+    prop["enum"] = choice["enum"]
+    prop["x-spec-enum-id"] = choice["x-spec-enum-id"]
 
 
 # --- errors (documentation only) ------------------------------------------------------

@@ -21,8 +21,15 @@ Layout = Literal["chief_workers", "master_workers", "workers", "launcher_workers
 
 # Custom images may take extra hyperparameters; their names end up as `--name=value`
 # arguments and JSON keys, so keep them to what a command line parser can take.
-EXTRA_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+# Applied with fullmatch: the whole name, no trailing newline.
+EXTRA_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 MAX_STR_LEN = 256
+# Extra hyperparameters a custom algorithm may pass beyond its framework's schema. A cap
+# keeps validation (and the error answer) proportional to a real request, not to the body.
+MAX_EXTRA_HYPERPARAMETERS = 100
+# Text values end up as command-line arguments and in environment variables: a newline or
+# another control character there splits or corrupts what the training script reads.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def json_type(value: Any) -> str:
@@ -134,6 +141,8 @@ class Param:
             return None, "Must not be empty."
         if len(value) > MAX_STR_LEN:
             return None, f"Must be at most {MAX_STR_LEN} characters."
+        if _CONTROL_RE.search(value):
+            return None, "Must not contain line breaks or other control characters."
         return value, None
 
     def _ranged(self, value: float) -> tuple[Any, str | None]:
@@ -235,9 +244,16 @@ class Framework:
         root = f"hyperparameters.{self.name}"
         if not isinstance(values, dict):
             raise SpecError({root: [f"Expected an object, got {json_type(values)}."]})
+        known = {p.name for p in self.params}
+        limit = len(known) + MAX_EXTRA_HYPERPARAMETERS
+        if len(values) > limit:
+            # Refused whole, before any name is looked at (each unknown one would cost a
+            # fuzzy match for its "did you mean").
+            raise SpecError(
+                {root: [f"At most {limit} hyperparameters for {self.label}. Got {len(values)}."]}
+            )
         errors: dict[str, list[str]] = {}
         merged: dict[str, Any] = {}
-        known = {p.name for p in self.params}
         for p in self.params:
             # null means "not given": the default applies, as it does for a missing key.
             value = values.get(p.name)
@@ -264,7 +280,7 @@ class Framework:
                 else:
                     reason += " Custom algorithms (source 'custom') may pass their own."
                 errors.setdefault(path, []).append(reason)
-            elif not EXTRA_NAME_RE.match(name):
+            elif not EXTRA_NAME_RE.fullmatch(name):
                 errors.setdefault(path, []).append(
                     "Names must start with a letter or '_' and hold only letters, digits, "
                     "'_', '.' and '-' (at most 64 characters)."
@@ -275,6 +291,10 @@ class Framework:
                 )
             elif isinstance(value, float) and not math.isfinite(value):
                 errors.setdefault(path, []).append("Expected a finite number.")
+            elif isinstance(value, str) and _CONTROL_RE.search(value):
+                errors.setdefault(path, []).append(
+                    "Must not contain line breaks or other control characters."
+                )
             else:
                 extras[name] = value
         refused = {path[len(root) + 1 :] for path in errors}

@@ -29,13 +29,16 @@ EVAL_METRICS = frozenset(
     interval-regression-accuracy""".split()
 )
 # error@0.6, ndcg@10, map@5-, ndcg-: a threshold or cut-off, and the "empty list scores 0" dash.
-_METRIC_SUFFIX_RE = re.compile(r"^(?P<base>error|ndcg|map|pre)(@(?P<at>\d+(\.\d+)?))?(?P<dash>-)?$")
+# Applied with fullmatch; [0-9] because \d would also take non-ASCII digits.
+_METRIC_SUFFIX_RE = re.compile(
+    r"(?P<base>error|ndcg|map|pre)(@(?P<at>[0-9]+(\.[0-9]+)?))?(?P<dash>-)?"
+)
 
 
 def metric_problem(token: str) -> str | None:
     if token in EVAL_METRICS:
         return None
-    m = _METRIC_SUFFIX_RE.match(token)
+    m = _METRIC_SUFFIX_RE.fullmatch(token)
     if m and (m["at"] or m["dash"]) and not (m["base"] == "error" and m["dash"]):
         return None
     return f"'{token}' is not an XGBoost evaluation metric."

@@ -828,3 +828,124 @@ def test_no_raw_body_causes_a_server_error(api_alice, clusters, raw):
 
     assert_error(response, response.status_code)
     assert 400 <= response.status_code < 500
+
+
+# --- hostile input: authorized first, linear, bounded answers -----------------------------
+
+
+def test_an_outsider_is_refused_before_the_body_is_validated(api_charlie, clusters):
+    body = team_a_body(
+        targetClusters=[f"Bad_{i}" for i in range(1000)], jobName="Not A Name", resources=1
+    )
+
+    error = assert_error(post_json(api_charlie, "/api/v1/jobs", body), 403, field="namespace")
+
+    # Nothing about the rest of the body is said to someone who may not use the namespace.
+    assert set(error["fields"]) == {"namespace"}
+
+
+def _compact(body: Any) -> str:
+    return json.dumps(body, separators=(",", ":"))
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    text = ""
+    while True:
+        n, d = divmod(n, 36)
+        text = digits[d] + text
+        if not n:
+            return text
+
+
+def test_a_huge_list_of_clusters_is_one_short_error(api_alice, clusters):
+    # About as many distinct names as the body cap lets through.
+    names = [_base36(i) for i in range(300_000)]
+    raw = _compact(team_a_body(targetClusters=names))
+
+    response = api_alice.post("/api/v1/jobs", data=raw, content_type="application/json")
+
+    error = assert_error(response, 400, field="targetClusters")
+    assert error["fields"]["targetClusters"] == ["At most 100 clusters. Got 300000."]
+    assert len(response.content) < 1000
+
+
+def test_an_error_answer_is_bounded_whatever_the_body(api_alice, clusters):
+    # Every key is its own problem (unknown fields at the top and hyperparameters for
+    # frameworks the job does not use): without a bound the answer grows with the body.
+    body = team_a_body(**{f"u{i}": 1 for i in range(100_000)})
+    body["hyperparameters"].update({f"{i}-" + "x" * 300: {} for i in range(2_000)})
+    raw = _compact(body)
+    assert len(raw) < 2_621_440  # under the body cap: this is about the answer's size
+
+    response = api_alice.post("/api/v1/jobs", data=raw, content_type="application/json")
+
+    error = assert_error(response, 400)
+    assert len(error["fields"]) == 50
+    assert all(len(path) <= 200 for path in error["fields"])
+    assert all(len(r) <= 1000 for reasons in error["fields"].values() for r in reasons)
+    assert "more problems are not shown" in error["message"]
+    assert len(response.content) < 30_000
+    assert not TrainingJob.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"jobName": "xgboost-training\n"},
+        {"namespace": "team-a\n"},
+        {"targetClusters": ["member-cluster-1\n"]},
+        {"labels": {"mlplatform.io\n/job-id": "x"}},
+        {"labels": {"team": "a\n"}},
+    ],
+    ids=["jobName", "namespace", "cluster", "label-key", "label-value"],
+)
+def test_a_trailing_newline_is_a_400(api_alice, clusters, changes):
+    [(field, _)] = changes.items()
+    error = assert_error(post_json(api_alice, "/api/v1/jobs", team_a_body(**changes)), 400)
+    assert any(path.startswith(field) for path in error["fields"]), error
+
+
+def test_a_token_key_must_be_hex_to_its_end(alice, django_assert_num_queries):
+    from rest_framework.exceptions import AuthenticationFailed
+
+    from jobs.api.auth import TokenAuthentication
+
+    token, _ = Token.objects.get_or_create(user=alice)
+    assert TokenAuthentication().authenticate_credentials(token.key)[0] == alice
+    # Refused on its form, before the database is asked.
+    with django_assert_num_queries(0), pytest.raises(AuthenticationFailed):
+        TokenAuthentication().authenticate_credentials(token.key + "\n")
+
+
+def test_a_default_algorithm_name_that_is_no_built_in_is_a_400(api_alice, clusters):
+    body = team_a_body(algorithm={"source": "default", "algorithmName": "my-model"})
+
+    assert_error(post_json(api_alice, "/api/v1/jobs", body), 400, field="algorithm.algorithmName")
+    assert not TrainingJob.objects.exists()
+
+
+def test_a_framework_the_hyperparameters_contradict_is_a_400_naming_both(api_alice, clusters):
+    body = team_a_body(hyperparameters={"pytorch": {"epochs": 3}})
+
+    error = assert_error(post_json(api_alice, "/api/v1/jobs", body), 400)
+
+    assert {"algorithm.algorithmName", "hyperparameters.pytorch"} <= set(error["fields"])
+
+
+def test_a_custom_algorithm_is_still_created(api_alice, clusters):
+    body = team_a_body(
+        algorithm={
+            "source": "custom",
+            "algorithmName": "iris-classifier",
+            "framework": "xgboost",
+            "image": "registry.example.com/team/iris:1.0",
+            "command": ["python", "train.py"],
+        },
+        hyperparameters={"xgboost": {"num_round": 10, "dataset": "iris"}},
+    )
+
+    response = post_json(api_alice, "/api/v1/jobs", body)
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["algorithm"]["algorithmName"] == "iris-classifier"

@@ -78,7 +78,7 @@ def clusters(transactional_db):
 @pytest.fixture
 def no_worker(monkeypatch):
     # Nothing consumes the queue in this test: keep submissions from reaching a broker.
-    monkeypatch.setattr(services, "_enqueue_submit", lambda job_id: None)
+    monkeypatch.setattr(services, "_enqueue_submit", lambda job_id, token: None)
     monkeypatch.setattr(services, "_enqueue_delete", lambda job_id: None)
 
 

@@ -208,7 +208,7 @@ def test_a_job_whose_submit_message_was_lost_still_reaches_karmada(
     not produce on demand), beat's sweep finds the job still Pending and submits it."""
     from jobs import services
 
-    monkeypatch.setattr(services, "_enqueue_submit", lambda job_id: None)
+    monkeypatch.setattr(services, "_enqueue_submit", lambda job_id, token: None)
     job_id = _submit(api, readme_example(jobName="lost-message"))["id"]
     monkeypatch.undo()
     assert _status(api, job_id) == "Pending"

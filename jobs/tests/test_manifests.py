@@ -493,14 +493,39 @@ def test_policy_selects_the_workload_and_places_it_in_one_candidate():
         }
     ]
     placement = policy["spec"]["placement"]
-    assert placement["clusterAffinity"] == {
-        "clusterNames": ["member-cluster-2", "member-cluster-1"]
-    }
+    # The first candidate is the platform's choice; the others are Karmada's fallback.
+    assert placement["clusterAffinities"] == [
+        {"affinityName": "preferred", "clusterNames": ["member-cluster-2"]},
+        {"affinityName": "fallback", "clusterNames": ["member-cluster-2", "member-cluster-1"]},
+    ]
+    assert "clusterAffinity" not in placement
     assert placement["spreadConstraints"] == [
         {"spreadByField": "cluster", "minGroups": 1, "maxGroups": 1}
     ]
     # Divided scheduling would make Karmada ignore the spread constraint.
     assert "replicaScheduling" not in placement
+
+
+def test_policy_with_one_candidate_names_just_it():
+    _, policy = build_manifests(make_job("pytorch", candidate_clusters=["member-cluster-1"]))
+    placement = policy["spec"]["placement"]
+    assert placement["clusterAffinity"] == {"clusterNames": ["member-cluster-1"]}
+    assert "clusterAffinities" not in placement
+
+
+def test_policy_tolerates_an_unreachable_member_so_the_job_is_not_started_twice():
+    _, policy = build_manifests(make_job("pytorch", candidate_clusters=["member-cluster-1"]))
+    tolerated = {t["key"] for t in policy["spec"]["placement"]["clusterTolerations"]}
+    assert tolerated == {"cluster.karmada.io/not-ready", "cluster.karmada.io/unreachable"}
+    assert all(
+        "tolerationSeconds" not in t for t in policy["spec"]["placement"]["clusterTolerations"]
+    )
+
+
+def test_the_ttl_is_never_sent_to_karmada():
+    job = make_job("xgboost", run_policy={"ttlSecondsAfterFinished": 30, "backoffLimit": 1})
+    workload, _ = build_manifests(job)
+    assert workload["spec"]["runPolicy"] == {"cleanPodPolicy": "Running", "backoffLimit": 1}
 
 
 def test_policy_without_candidates_has_no_cluster_affinity():

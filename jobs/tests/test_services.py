@@ -12,7 +12,6 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from clusters.client import ClusterError, ref_for
-from clusters.models import MemberCluster
 from jobs import services
 from jobs.exceptions import JobStateError, SpecError
 from jobs.models import JobEvent, JobStatus, TrainingJob
@@ -31,20 +30,6 @@ BODY = {
 }
 
 
-@pytest.fixture
-def fleet(db):
-    MemberCluster.objects.create(
-        name="member-cluster-1",
-        ready=True,
-        cpu_allocatable=64,
-        memory_allocatable_gib=256,
-        gpu_allocatable=16,
-    )
-    MemberCluster.objects.create(
-        name="member-cluster-2", ready=True, cpu_allocatable=128, memory_allocatable_gib=512
-    )
-
-
 def body(**changes):
     data = copy.deepcopy(BODY)
     data.update(changes)
@@ -56,7 +41,7 @@ class TestCreate:
         job = services.job_create(user=alice, data=body())
         assert job.status == JobStatus.PENDING
         assert job.owner == alice
-        assert job.candidate_clusters == ["member-cluster-1", "member-cluster-2"]
+        assert sorted(job.candidate_clusters) == ["member-cluster-1", "member-cluster-2"]
         assert [m["kind"] for m in job.manifests] == ["XGBoostJob", "PropagationPolicy"]
         assert job.k8s_name.startswith("svc-test-")
         assert list(JobEvent.objects.filter(job=job).values_list("to_status", flat=True)) == [

@@ -113,12 +113,19 @@ def test_an_integral_float_is_an_integer_count():
 
 
 def test_framework_from_algorithm_framework():
+    spec = parse(body(algorithm={"source": "default", "framework": "xgboost"}))
+    assert spec.framework == "xgboost"
+    assert spec.algorithm_name == "xgboost"
+
+
+def test_a_custom_algorithm_keeps_its_own_name():
     spec = parse(
         body(
             algorithm={
-                "source": "default",
+                "source": "custom",
                 "algorithmName": "iris-classifier",
                 "framework": "xgboost",
+                "image": "registry.example.com/team/iris:1",
             }
         )
     )
@@ -127,7 +134,7 @@ def test_framework_from_algorithm_framework():
 
 
 def test_framework_from_the_single_hyperparameters_key():
-    spec = parse(body(algorithm={"source": "default", "algorithmName": "my-model"}))
+    spec = parse(body(algorithm={"source": "default"}))
     assert spec.framework == "xgboost"
 
 
@@ -751,3 +758,174 @@ def test_a_missing_default_image_is_reported():
 )
 def test_label_keys(key, ok):
     assert (label_key_problem(key) is None) is ok
+
+
+# --- every pattern matches the whole value ----------------------------------------------
+
+CUSTOM = {
+    "source": "custom",
+    "algorithmName": "mine",
+    "framework": "xgboost",
+    "image": "registry.example.com/team/trainer:1.2",
+}
+
+
+@pytest.mark.parametrize(
+    ("data", "path"),
+    [
+        (body(jobName="xgboost-training\n"), "jobName"),
+        (body(namespace="default\n"), "namespace"),
+        (body(algorithm={**CUSTOM, "image": "registry.example.com/team/trainer:1.2\n"}), None),
+        (body(targetClusters=["member-cluster-1\n"]), "targetClusters.0"),
+        (body(labels={"team\n": "vision"}), "labels.team\n"),
+        (body(labels={"mlplatform.io\n/job-id": "x"}), "labels.mlplatform.io\n/job-id"),
+        (body(labels={"team": "vision\n"}), "labels.team"),
+        (
+            body(hyperparameters={"xgboost": {"num_round": 10, "eval_metric": "error@0.5\n"}}),
+            "hyperparameters.xgboost.eval_metric",
+        ),
+        (
+            body(algorithm=CUSTOM, hyperparameters={"xgboost": {"num_round": 10, "extra\n": 1}}),
+            "hyperparameters.xgboost.extra\n",
+        ),
+        (
+            body(algorithm=CUSTOM, hyperparameters={"xgboost": {"num_round": 10, "x": "a\nb"}}),
+            "hyperparameters.xgboost.x",
+        ),
+    ],
+    ids=[
+        "jobName",
+        "namespace",
+        "image",
+        "cluster",
+        "label-key",
+        "label-prefix",
+        "label-value",
+        "hp-metric",
+        "hp-extra-name",
+        "hp-extra-value",
+    ],
+)
+def test_a_trailing_newline_is_refused(data, path):
+    fields = errors(data)
+    assert (path or "algorithm.image") in fields, fields
+
+
+@pytest.mark.parametrize(
+    "value", ["member-cluster-1\n", "٣", "error@٣"], ids=["newline", "digit", "metric"]
+)
+def test_non_ascii_digits_and_newlines_are_not_names(value):
+    assert "targetClusters.0" in errors(body(targetClusters=[value]))
+    fields = errors(body(hyperparameters={"xgboost": {"num_round": 1, "eval_metric": value}}))
+    assert "hyperparameters.xgboost.eval_metric" in fields
+
+
+def test_label_keys_match_whole():
+    assert label_key_problem("team\n") is not None
+    assert label_key_problem("example.com\n/team") is not None
+
+
+# --- contradictory requests are refused, not guessed at ---------------------------------
+
+
+def test_a_default_algorithm_name_that_is_no_built_in_is_refused():
+    # The hyperparameters' key names xgboost; the name must not be silently replaced by it.
+    fields = errors(body(algorithm={"source": "default", "algorithmName": "my-model"}))
+    assert set(fields) == {"algorithm.algorithmName"}
+    assert "Unknown framework 'my-model'" in fields["algorithm.algorithmName"][0]
+    assert "source 'custom'" in fields["algorithm.algorithmName"][0]
+
+
+def test_a_default_algorithm_name_is_refused_even_with_a_framework():
+    fields = errors(
+        body(algorithm={"source": "default", "algorithmName": "iris", "framework": "xgboost"})
+    )
+    assert "algorithm.algorithmName" in fields
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "named_by"),
+    [
+        ({"source": "default", "algorithmName": "xgboost"}, "algorithm.algorithmName"),
+        ({"source": "default", "framework": "xgboost"}, "algorithm.framework"),
+        ({**CUSTOM, "framework": "xgboost"}, "algorithm.framework"),
+    ],
+)
+def test_a_framework_that_disagrees_with_the_hyperparameters_names_both(algorithm, named_by):
+    fields = errors(body(algorithm=algorithm, hyperparameters={"pytorch": {"epochs": 3}}))
+    assert named_by in fields and "hyperparameters.pytorch" in fields, fields
+    assert "'pytorch'" in " ".join(fields[named_by])
+
+
+def test_algorithm_name_and_framework_that_disagree_name_both():
+    fields = errors(body(algorithm={**CUSTOM, "algorithmName": "pytorch"}))
+    assert {"algorithm.algorithmName", "algorithm.framework"} <= set(fields)
+
+
+def test_a_custom_algorithm_may_have_any_name():
+    spec = parse(body(algorithm={**CUSTOM, "algorithmName": "my-model"}))
+    assert (spec.framework, spec.algorithm_name) == ("xgboost", "my-model")
+
+
+# --- input costs linear time ---------------------------------------------------------
+
+
+def test_too_many_target_clusters_are_refused_whole():
+    names = [f"c{i}" for i in range(350_000)]
+    fields = errors(body(targetClusters=names))
+    assert fields == {"targetClusters": ["At most 100 clusters. Got 350000."]}
+
+
+def test_the_cluster_cap_is_inclusive_and_duplicates_still_count():
+    assert len(parse(body(targetClusters=[f"c{i}" for i in range(100)])).target_clusters) == 100
+    fields = errors(body(targetClusters=["a", "b", "a", "b"]))
+    assert set(fields) == {"targetClusters.2", "targetClusters.3"}
+
+
+def test_too_many_labels_are_refused_whole():
+    fields = errors(body(labels={f"bad key {i}": 1 for i in range(10_000)}))
+    assert fields == {"labels": ["At most 32 labels. Got 10000."]}
+
+
+def test_too_many_hyperparameters_are_refused_whole():
+    extras = {f"x{i}": i for i in range(50_000)}
+    fields = errors(body(algorithm=CUSTOM, hyperparameters={"xgboost": extras}))
+    assert list(fields) == ["hyperparameters.xgboost"]
+    assert "Got 50000" in fields["hyperparameters.xgboost"][0]
+
+
+def test_a_custom_algorithm_keeps_up_to_a_hundred_extras():
+    extras = {f"x{i}": i for i in range(100)}
+    spec = parse(body(algorithm=CUSTOM, hyperparameters={"xgboost": {"num_round": 1, **extras}}))
+    assert spec.hyperparameters["x99"] == 99
+
+
+def test_collected_problems_are_bounded_and_the_rest_counted():
+    data = body(**{f"unknown{i}": 1 for i in range(100_000)})
+    with pytest.raises(SpecError) as exc:
+        parse(data)
+    assert len(exc.value.fields) <= 200
+    message, fields = exc.value.bounded()
+    assert len(fields) == 50
+    assert "more problems are not shown" in message
+    assert str(100_000 - 50) in message
+
+
+def test_bounded_errors_shorten_long_paths_and_reasons():
+    error = SpecError({"x" * 10_000: ["y" * 10_000] * 20})
+    message, fields = error.bounded()
+    [(path, reasons)] = fields.items()
+    assert len(path) <= 200 and len(reasons) == 5 and all(len(r) <= 1000 for r in reasons)
+    assert "15 more problems" in message
+
+
+def test_a_small_error_is_not_changed_by_bounding():
+    error = SpecError({"jobName": ["This field is required."]})
+    assert error.bounded() == (error.message, {"jobName": ["This field is required."]})
+
+
+def test_a_long_bad_value_is_quoted_short():
+    fields = errors(body(targetClusters=["X" * 100_000]))
+    assert len(fields["targetClusters.0"][0]) < 200
+    fields = errors(body(algorithm={"source": "default", "algorithmName": "x" * 100_000}))
+    assert all(len(r) < 400 for r in fields["algorithm.algorithmName"])

@@ -565,3 +565,47 @@ def test_login_page_logs_in(client, alice):
     response = client.post(reverse("login"), {"username": "alice", "password": "alice-pass-123"})
     assert response.status_code == 302
     assert response["Location"] == reverse("jobs:list")
+
+
+def _request_leaf_paths(node, path=""):
+    for key, sub in node.properties.items():
+        sub_path = f"{path}.{key}" if path else key
+        if sub.type == "object" and sub.properties:
+            yield from _request_leaf_paths(sub, sub_path)
+        else:
+            yield sub_path
+
+
+def test_the_form_offers_every_request_field_with_the_definitions_limits(operator, cluster):
+    from jobs import specs
+    from jobs.forms import FIELD_PATHS
+
+    form = JobForm(user=operator)  # an operator types the namespace: a text input
+    # Hyperparameters have their own inputs (the framework's Param schema); labels have none.
+    assert set(FIELD_PATHS.values()) == set(_request_leaf_paths(specs.REQUEST)) - {
+        "hyperparameters",
+        "labels",
+    }
+    for name, path in FIELD_PATHS.items():
+        spec = specs.request_field(path)
+        field = form.fields[name]
+        attrs = field.widget.attrs
+        if spec.type in ("integer", "number"):
+            assert attrs["min"] == str(spec.minimum), name
+            assert attrs.get("max") == (None if spec.maximum is None else str(spec.maximum))
+        if spec.type == "string" and spec.max_length is not None:
+            assert attrs["maxlength"] == spec.max_length, name
+        if spec.enum:
+            assert {value for value, _ in field.choices} - {""} == set(spec.enum), name
+
+
+def test_a_flood_of_errors_gives_a_short_form(client, alice, cluster, monkeypatch):
+    def refuse(*, user, data):
+        raise SpecError({f"unknown{i}": ["Unknown field."] for i in range(10_000)})
+
+    monkeypatch.setattr(services, "job_create", refuse)
+    response = _login(client, alice).post(reverse("jobs:create"), valid_post())
+
+    errors = response.context["form"].non_field_errors()
+    assert len(errors) == 51  # 50 problems, and the note that the rest are not shown
+    assert "9950 more problems are not shown" in errors[-1]

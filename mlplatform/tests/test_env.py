@@ -13,7 +13,7 @@ def test_monitor_interval_durations(text, seconds):
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "fast", "0s", "-1s", "1d"])
+@pytest.mark.parametrize("text", ["", "fast", "0s", "-1s", "1d", "1s\nx", "\u0661s"])
 def test_bad_durations_are_refused(text):
     with pytest.raises(ValueError):
         parse_duration(text)
