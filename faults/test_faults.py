@@ -82,6 +82,8 @@ def _expect_ran_once_and_clean_up(stack: Stack, tracker: Tracker, jobs: list[Tra
 def _expect_succeeded_once(stack: Stack, tracker: Tracker, jobs: list[Tracked]) -> None:
     _wait_status(tracker, jobs, {"Succeeded"}, f"all {len(jobs)} jobs Succeeded")
     _fail_fast_on_wrong_status(tracker)
+    # What the platform showed through the fault (pytest -rP prints it for passed tests).
+    print(tracker.report())
     for job in jobs:
         detail = stack.api.job(job.id)
         history = [e["to"] for e in detail["events"]]
