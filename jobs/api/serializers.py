@@ -105,6 +105,17 @@ class JobOutputSerializer(serializers.Serializer):
     submittedAt = serializers.DateTimeField(source="submitted_at", allow_null=True)
     startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
     finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
+    nextAttemptAt = serializers.DateTimeField(
+        source="next_attempt_at",
+        allow_null=True,
+        help_text="When a submit or delete that failed for now is tried again; null otherwise.",
+    )
+    cleanedUpAt = serializers.DateTimeField(
+        source="cleaned_up_at",
+        allow_null=True,
+        help_text="When the platform removed the finished job from Karmada "
+        "(runPolicy.ttlSecondsAfterFinished); null while it is still there.",
+    )
 
 
 class JobEventOutputSerializer(serializers.Serializer):

@@ -280,6 +280,7 @@ class JobStatusApi(ApiView):
         startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
         finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
         updatedAt = serializers.DateTimeField(source="updated_at")
+        nextAttemptAt = serializers.DateTimeField(source="next_attempt_at", allow_null=True)
         isFinal = serializers.BooleanField(
             source="is_final", help_text="True once nothing will change on its own."
         )

@@ -47,6 +47,8 @@ JOB_KEYS = {
     "submittedAt",
     "startedAt",
     "finishedAt",
+    "nextAttemptAt",
+    "cleanedUpAt",
 }
 STATUS_KEYS = {
     "id",
@@ -59,6 +61,7 @@ STATUS_KEYS = {
     "startedAt",
     "finishedAt",
     "updatedAt",
+    "nextAttemptAt",
     "isFinal",
 }
 
