@@ -8,12 +8,14 @@ reasons, and is ``{}`` when the error is not about one field.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -37,6 +39,11 @@ class ApiError(exceptions.APIException):
         self.message = message or self.default_detail
         self.fields = fields or {}
         self.status_code = status_code
+
+
+# The database refused or dropped the connection (a restart, a failover).
+DATABASE_DOWN = (OperationalError, InterfaceError)
+DATABASE_DOWN_MESSAGE = "The platform's database is unavailable right now; try again shortly."
 
 
 def error_body(message: str, fields: Fields | None = None) -> dict[str, Any]:
@@ -69,6 +76,10 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
             )
             headers["Retry-After"] = "5"
         fields = {}
+    elif isinstance(exc, DATABASE_DOWN):
+        # Not a bug in the request or the platform: clients should retry, not report it.
+        code, message, fields = status.HTTP_503_SERVICE_UNAVAILABLE, DATABASE_DOWN_MESSAGE, {}
+        headers["Retry-After"] = "5"
     elif isinstance(exc, (Http404, ObjectDoesNotExist)):
         code, message, fields = status.HTTP_404_NOT_FOUND, "Not found.", {}
     elif isinstance(exc, DjangoPermissionDenied):
@@ -152,7 +163,19 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None):
 
 
 def server_error(request: HttpRequest):
-    """handler500: even a bug answers /api/ clients in the API's shape."""
+    """handler500: even a bug answers /api/ clients in the API's shape; a database that is
+    down (seen outside the API views too: sessions, the login check) answers 503."""
+    if isinstance(sys.exc_info()[1], DATABASE_DOWN):
+        if _wants_json(request):
+            response = JsonResponse(error_body(DATABASE_DOWN_MESSAGE), status=503)
+        else:
+            response = HttpResponse(
+                f"<!doctype html><title>Unavailable</title><h1>Unavailable</h1>"
+                f"<p>{DATABASE_DOWN_MESSAGE}</p>",
+                status=503,
+            )
+        response["Retry-After"] = "5"
+        return response
     if _wants_json(request):
         return JsonResponse(error_body("Internal server error."), status=500)
     from django.views.defaults import server_error as default

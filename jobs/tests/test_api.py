@@ -952,3 +952,43 @@ def test_a_custom_algorithm_is_still_created(api_alice, clusters):
 
     assert response.status_code == 201, response.json()
     assert response.json()["algorithm"]["algorithmName"] == "iris-classifier"
+
+
+class TestDatabaseDown:
+    """A database restart answers 503 with Retry-After, in the one error shape, never a 500
+    (the fault suite restarts a real PostgreSQL; here the error is injected)."""
+
+    @pytest.fixture
+    def db_down(self, monkeypatch):
+        from django.db import OperationalError
+
+        from jobs import selectors
+
+        def refuse(**kwargs):
+            raise OperationalError("connection to server at 127.0.0.1, port 5432 failed")
+
+        monkeypatch.setattr(selectors, "job_get", refuse)
+
+    def test_the_api_answers_503_with_retry_after(self, api_alice, db_down):
+        response = api_alice.get(f"/api/v1/jobs/{uuid.uuid4()}")
+        assert response.status_code == 503
+        assert response["Retry-After"] == "5"
+        assert "database is unavailable" in response.json()["error"]["message"]
+
+    def test_a_failure_outside_the_api_views_also_answers_503(self, alice, monkeypatch):
+        from django.contrib.sessions.backends.db import SessionStore
+        from django.db import OperationalError
+        from django.test import Client
+
+        client = Client(raise_request_exception=False)
+        client.force_login(alice)
+
+        def refuse(self):
+            raise OperationalError("the database system is shutting down")
+
+        monkeypatch.setattr(SessionStore, "load", refuse)
+        page = client.get("/")
+        assert page.status_code == 503 and page["Retry-After"] == "5"
+        api = client.get("/api/v1/jobs")
+        assert api.status_code == 503
+        assert api.json()["error"]["message"].startswith("The platform's database")
