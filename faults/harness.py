@@ -517,6 +517,18 @@ class Api:
     def create(self, body: dict[str, Any]) -> requests.Response:
         return self.http.post(f"{self.base}/api/v1/jobs", json=body, timeout=30)
 
+    def probe(self, path: str) -> tuple[int, dict[str, str], Any]:
+        """(status, headers, JSON body or text) of one GET; status 0 when nothing answered."""
+        try:
+            response = self.http.get(f"{self.base}{path}", timeout=10)
+        except requests.RequestException as exc:
+            return 0, {}, str(exc)
+        try:
+            body = response.json()
+        except ValueError:
+            body = response.text[:500]
+        return response.status_code, dict(response.headers), body
+
     def job(self, job_id: str) -> dict[str, Any] | None:
         try:
             response = self.http.get(f"{self.base}/api/v1/jobs/{job_id}", timeout=10)

@@ -209,11 +209,29 @@ def test_postgres_restarted_while_jobs_run(stack: Stack, tracker: Tracker):
     jobs = _create(stack, tracker, "pg")
     _wait_running(tracker, jobs, "PostgreSQL stops")
     stack.postgres.stop("fast")  # ends every connection, as a failover or an upgrade does
+    answers = []
     try:
         since = time.monotonic()
-        _hold(down, since)
+        # What a client reading its job meets meanwhile; the poll paces itself by the
+        # answers, the outage's length is the fixed part.
+        while time.monotonic() - since < down:
+            answers.append(stack.api.probe(f"/api/v1/jobs/{jobs[0].id}"))
+            time.sleep(1)
     finally:
         stack.postgres.start()
+    # An outage, not a bug: 503 in the one error shape, with Retry-After.
+    wrong = [
+        (code, body)
+        for code, headers, body in answers
+        if code != 503
+        or "Retry-After" not in headers
+        or not isinstance(body, dict)
+        or not body.get("error", {}).get("message")
+    ]
+    assert answers and not wrong, (
+        f"{len(wrong)} of {len(answers)} reads during the database outage were not a 503 with "
+        f"Retry-After in the error shape: {wrong[:3]}"
+    )
     _expect_ran_once_and_clean_up(stack, tracker, jobs)
 
 
