@@ -15,11 +15,19 @@ venv: .venv/.installed
 
 ## Run the whole platform (web + worker + beat, local testbed unless KARMADA_KUBECONFIG_PATH is set)
 run: venv
-	scripts/run.sh
+	MLPLATFORM_LOCAL=1 scripts/run.sh
+
+# debian: the PostgreSQL and Redis of scripts/test-services.sh (CI); embedded: the servers
+# from Python wheels that `make run` uses, started for the run under var/test-engines.
+TEST_ENGINES ?= debian
 
 ## Run every test on real PostgreSQL, Redis, Celery and the local testbed
 test: venv services tools
+ifeq ($(TEST_ENGINES),embedded)
+	$(PY) -m mlplatform.embedded --var-dir var/test-engines -- $(PY) -m pytest $(PYTEST_ARGS)
+else
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
+endif
 
 ## Inject faults into the platform in its production shape (own PostgreSQL, Redis, testbed)
 test-faults: venv
@@ -28,7 +36,7 @@ test-faults: venv
 	$(PY) -m pytest -c faults/pytest.ini faults $(PYTEST_ARGS)
 
 services:
-	scripts/test-services.sh
+	TEST_ENGINES=$(TEST_ENGINES) scripts/test-services.sh
 
 # Deployment checkers (hadolint, shellcheck, docker-compose client, Compose v2 built once).
 tools: venv
@@ -53,6 +61,7 @@ testbed-status: venv
 lint: venv
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/mypy
 
 fmt: venv
 	.venv/bin/ruff format .

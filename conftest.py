@@ -27,19 +27,44 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _isolated_cache(settings):
+    # API throttles and failed-login counters live in the cache; each test starts from an
+    # empty one of its own instead of sharing Redis with the rest of the run (and with
+    # earlier runs). Tests of the Redis cache itself configure it explicitly.
+    import uuid
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"test-{uuid.uuid4().hex}",
+        }
+    }
+
+
 @pytest.fixture
 def make_user(db, django_user_model):
     from jobs.models import NamespaceGrant
+    from jobs.roles import operators_group
 
-    def make(username: str, *, namespaces: tuple[str, ...] = (), staff: bool = False):
+    def make(
+        username: str,
+        *,
+        namespaces: tuple[str, ...] = (),
+        staff: bool = False,
+        superuser: bool = False,
+        operator: bool = False,
+    ):
         user = django_user_model.objects.create_user(
             username=username,
             password=f"{username}-pass-123",
-            is_staff=staff,
-            is_superuser=staff,
+            is_staff=staff or superuser,
+            is_superuser=superuser,
         )
         for ns in namespaces:
             NamespaceGrant.objects.create(user=user, namespace=ns)
+        if operator:
+            user.groups.add(operators_group())
         return user
 
     return make
@@ -64,9 +89,33 @@ def charlie(make_user):
 
 
 @pytest.fixture
+def engineer(transactional_db, django_user_model):
+    """An ML engineer working in ``default``, for the end-to-end tests: committed rows
+    (``transactional_db``), so a real Celery worker and the web see them."""
+    from jobs.models import NamespaceGrant
+
+    user = django_user_model.objects.create_user(username="mle", password="mle-pass-123")
+    NamespaceGrant.objects.create(user=user, namespace="default")
+    return user
+
+
+@pytest.fixture
 def operator(make_user):
-    """Platform operator: staff, sees everything."""
-    return make_user("operator", staff=True)
+    """Platform operator: in the "Platform operators" group (every namespace), and staff
+    for the admin; not a superuser."""
+    return make_user("operator", staff=True, operator=True)
+
+
+@pytest.fixture
+def dave(make_user):
+    """Staff without the operator permission: admin login, but only team-c."""
+    return make_user("dave", namespaces=("team-c",), staff=True)
+
+
+@pytest.fixture
+def root(make_user):
+    """Superuser: every permission, as Django's rules give it."""
+    return make_user("root", superuser=True)
 
 
 @pytest.fixture
@@ -88,13 +137,9 @@ def fleet(db):
 
 
 def _api_client(user):
-    from rest_framework.authtoken.models import Token
-    from rest_framework.test import APIClient
+    from mlplatform.testing import token_client
 
-    client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
+    return token_client(user)
 
 
 @pytest.fixture
@@ -115,6 +160,11 @@ def api_charlie(charlie):
 @pytest.fixture
 def api_operator(operator):
     return _api_client(operator)
+
+
+@pytest.fixture
+def api_dave(dave):
+    return _api_client(dave)
 
 
 # --- the real multi-cluster testbed and a real Celery worker + beat -------------------
@@ -154,7 +204,10 @@ def _test_database_url() -> str:
     if cfg.get("PASSWORD"):
         auth += ":" + quote(cfg["PASSWORD"], safe="")
     port = f":{cfg['PORT']}" if cfg.get("PORT") else ""
-    return f"postgres://{auth}@{cfg['HOST'] or '127.0.0.1'}{port}/{cfg['NAME']}"
+    host = cfg["HOST"] or "127.0.0.1"
+    if host.startswith("/"):  # a Unix socket directory (TEST_ENGINES=embedded)
+        host = quote(host, safe="")
+    return f"postgres://{auth}@{host}{port}/{cfg['NAME']}"
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ Every request has a connect and a read timeout (``KARMADA_CONNECT_TIMEOUT``,
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.utils import parse_quantity
 
+from clusters.karmada import plural
 from mlplatform import metrics
 
 log = logging.getLogger(__name__)
@@ -66,25 +68,24 @@ class ResourceRef:
         return self.api_version.rpartition("/")[2]
 
 
-# Plurals of the kinds the platform writes; anything else is looked up by the caller.
-_PLURALS = {
-    "PropagationPolicy": "propagationpolicies",
-    "TFJob": "tfjobs",
-    "PyTorchJob": "pytorchjobs",
-    "XGBoostJob": "xgboostjobs",
-    "JAXJob": "jaxjobs",
-    "MPIJob": "mpijobs",
-    "ResourceInterpreterCustomization": "resourceinterpretercustomizations",
-}
+def namespace_labels() -> dict[str, str]:
+    """Labels of a namespace the platform creates: ours, and the Pod Security Standard the
+    members' admission enforces there (warn and audit at the same level, so a violation is
+    also reported where it is refused)."""
+    level = settings.POD_SECURITY_LEVEL
+    return {
+        "app.kubernetes.io/managed-by": "mlplatform",
+        "pod-security.kubernetes.io/enforce": level,
+        "pod-security.kubernetes.io/warn": level,
+        "pod-security.kubernetes.io/audit": level,
+    }
 
 
 def ref_for(obj: dict[str, Any]) -> ResourceRef:
     kind = obj["kind"]
-    if kind not in _PLURALS:
-        raise ValueError(f"unknown kind {kind}")
     meta = obj.get("metadata", {})
     return ResourceRef(
-        obj["apiVersion"], kind, _PLURALS[kind], meta.get("namespace"), meta.get("name")
+        obj["apiVersion"], kind, plural(kind), meta.get("namespace"), meta.get("name")
     )
 
 
@@ -276,12 +277,10 @@ class KarmadaClient:
         return result.get("items", [])
 
     def ensure_namespace(self, name: str) -> None:
-        """Karmada propagates namespaces to its members itself; it only needs to exist here."""
-        body = k8s.V1Namespace(
-            metadata=k8s.V1ObjectMeta(
-                name=name, labels={"app.kubernetes.io/managed-by": "mlplatform"}
-            )
-        )
+        """Karmada propagates namespaces to its members itself, labels included; it only
+        needs to exist here. One the platform creates gets the Pod Security level of
+        settings.POD_SECURITY_LEVEL; an existing namespace is left as its owner made it."""
+        body = k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name, labels=namespace_labels()))
         self._call(
             f"create namespace {name}",
             lambda: self.core.create_namespace(body, _request_timeout=self.timeout),
@@ -289,12 +288,12 @@ class KarmadaClient:
         )
 
     # --- Karmada objects -------------------------------------------------------------
-    def list_clusters(self) -> list[dict]:
+    def list_clusters(self) -> builtins.list[dict]:
         return self.list("cluster.karmada.io", "v1alpha1", "clusters")
 
-    def list_resource_bindings(self) -> list[dict]:
+    def list_resource_bindings(self) -> builtins.list[dict]:
         # Bindings do not carry the template's labels, so the sync lists them all and
-        # matches by name (<name>-<kind>); one request whatever the number of jobs.
+        # matches by name (karmada.binding_name); one request whatever the number of jobs.
         return self.list("work.karmada.io", "v1alpha2", "resourcebindings")
 
     # --- member clusters through Karmada's cluster proxy -------------------------------
@@ -319,7 +318,7 @@ class KarmadaClient:
         except Exception as exc:
             _raise_for(exc, f"GET {path} on {cluster}")
 
-    def member_pods(self, cluster: str, namespace: str, label_selector: str) -> list[dict]:
+    def member_pods(self, cluster: str, namespace: str, label_selector: str) -> builtins.list[dict]:
         result = self.member_get(
             cluster, f"/api/v1/namespaces/{namespace}/pods", query={"labelSelector": label_selector}
         )

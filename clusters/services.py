@@ -7,16 +7,38 @@ import math
 import random
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from django.db import transaction
 from django.utils import timezone
 
 from clusters.client import ClusterError, KarmadaClient, get_client, quantity
 from clusters.models import ControlPlaneHealth, MemberCluster
-from jobs.exceptions import SpecError
 
 log = logging.getLogger(__name__)
+
+
+class PlacementError(Exception):
+    """No member cluster can take the workload.
+
+    ``field`` says which part of the caller's request it is about: ``"target_clusters"``
+    (the clusters it named, or that none is ready) or ``"resources"`` (the demand fits no
+    candidate). ``reasons`` are sentences for people; ``message`` sums them up, when there
+    is more to say than that the request is invalid.
+    """
+
+    def __init__(
+        self,
+        reasons: list[str],
+        *,
+        field: Literal["target_clusters", "resources"],
+        message: str | None = None,
+    ) -> None:
+        super().__init__(message or "; ".join(reasons))
+        self.reasons = reasons
+        self.field = field
+        self.message = message
+
 
 GPU_RESOURCE = "nvidia.com/gpu"
 GIB = 1024**3
@@ -278,7 +300,7 @@ def _known_clusters() -> dict[str, MemberCluster]:
 
 
 def placement_candidates(*, target_clusters: list[str], demand: Demand) -> list[str]:
-    """The clusters the job may be sent to, or SpecError saying why there are none."""
+    """The clusters the workload may be sent to, or PlacementError saying why there are none."""
     known = _known_clusters()
     if target_clusters:
         errors = []
@@ -290,13 +312,14 @@ def placement_candidates(*, target_clusters: list[str], demand: Demand) -> list[
             elif not cluster.ready:
                 errors.append(f"Cluster '{name}' is not ready: {cluster.ready_message}".strip())
         if errors:
-            raise SpecError({"targetClusters": errors})
+            raise PlacementError(errors, field="target_clusters")
         pool = [known[name] for name in target_clusters]
     else:
         pool = [c for c in known.values() if c.ready]
         if not pool:
-            raise SpecError(
-                {"targetClusters": ["No member cluster is ready to take jobs right now."]},
+            raise PlacementError(
+                ["No member cluster is ready to take jobs right now."],
+                field="target_clusters",
                 message="No member cluster can take the job.",
             )
     reasons: list[str] = []
@@ -308,8 +331,9 @@ def placement_candidates(*, target_clusters: list[str], demand: Demand) -> list[
         else:
             fitting.append(cluster.name)
     if not fitting:
-        raise SpecError(
-            {"resources": [f"No candidate cluster can hold this job: {'; '.join(reasons)}."]},
+        raise PlacementError(
+            [f"No candidate cluster can hold this job: {'; '.join(reasons)}."],
+            field="resources",
             message="The job does not fit any candidate cluster.",
         )
     return fitting

@@ -22,6 +22,8 @@ from django.utils.html import format_html
 from jobs import services
 from jobs.exceptions import JobStateError
 from jobs.models import JobEvent, NamespaceGrant, TrainingJob
+from jobs.roles import is_platform_operator
+from jobs.selectors import scope_to_user
 
 
 def _pre(text: str) -> str:
@@ -124,6 +126,10 @@ class TrainingJobAdmin(admin.ModelAdmin):
         ("Sent to Karmada", {"fields": ("manifests_display",), "classes": ("collapse",)}),
     )
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TrainingJob]:
+        # The admin is no back door: staff see the namespaces granted to them, operators all.
+        return scope_to_user(super().get_queryset(request), user=request.user)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Jobs are created through the form or the API, which validate the spec.
         return False
@@ -220,6 +226,11 @@ class JobEventAdmin(admin.ModelAdmin):
         "cluster",
     )
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[JobEvent]:
+        return scope_to_user(
+            super().get_queryset(request), user=request.user, field="job__namespace"
+        )
+
     # History is a record of what happened: nobody edits it.
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -238,6 +249,20 @@ class NamespaceGrantAdmin(admin.ModelAdmin):
     search_fields = ("namespace", "user__username", "group__name")
     autocomplete_fields = ("user", "group")
     list_select_related = ("user", "group")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[NamespaceGrant]:
+        return scope_to_user(super().get_queryset(request), user=request.user)
+
+    # Handing out namespaces is the operators' job: anyone else allowed to edit grants could
+    # grant themselves any namespace. (NamespaceGrant.clean refuses system namespaces.)
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return is_platform_operator(request.user) and super().has_add_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_platform_operator(request.user) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_platform_operator(request.user) and super().has_delete_permission(request, obj)
 
 
 class UserGrantInline(admin.TabularInline):

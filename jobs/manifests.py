@@ -17,6 +17,9 @@ Decisions worth knowing (each is explained where it is made):
 * runPolicy.ttlSecondsAfterFinished is never sent: the platform enforces it by removing the
   finished job from Karmada itself. Passed to a member, its operator deletes the finished job,
   Karmada re-creates it from its Work object, and it runs again, without end.
+* Pods: no service-account token, and the restricted Pod Security Standard (uid 1000, no
+  capabilities, no privilege escalation, RuntimeDefault seccomp) — except MPIJob pods, which
+  need root for sshd and stay within baseline (see jobs.frameworks.workloads.MPIJOB).
 """
 
 from __future__ import annotations
@@ -27,10 +30,13 @@ import math
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobs.frameworks import Framework, get_framework
 from jobs.frameworks.base import render_value
+
+if TYPE_CHECKING:  # only for the annotations: building manifests stays pure
+    from jobs.models import TrainingJob
 
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "mlplatform"
@@ -47,6 +53,8 @@ VOLUME_NAME = "ml-storage"
 VOLUME_MOUNT_PATH = "/opt/ml"
 GPU_RESOURCE = "nvidia.com/gpu"
 DEFAULT_CLEAN_POD_POLICY = "Running"
+# The uid and gid training containers run as (all but MPI's; see pod_security_context).
+TRAINING_UID = 1000
 
 # The MPI launcher only runs mpirun; it is small and never gets a GPU (the mpi-operator
 # hides GPUs from it anyway). Placement must count it on top of the instances.
@@ -114,7 +122,7 @@ def hyperparameters_json(hyperparameters: Mapping[str, Any]) -> str:
     return json.dumps(dict(hyperparameters), sort_keys=True, separators=(",", ":"))
 
 
-def job_labels(job: Any) -> dict[str, str]:
+def job_labels(job: TrainingJob) -> dict[str, str]:
     """The user's labels plus ours (ours win; the spec refuses user keys under our prefixes)."""
     return {
         **dict(job.labels or {}),
@@ -159,14 +167,14 @@ def _resources(cpu_cores: float, memory_gib: float, gpu_count: int) -> dict[str,
     return {"requests": {"cpu": cpu, "memory": memory}, "limits": limits}
 
 
-def _env(job: Any) -> list[dict[str, str]]:
+def _env(job: TrainingJob) -> list[dict[str, str]]:
     return [
         {"name": "MLPLATFORM_JOB_ID", "value": str(job.id)},
         {"name": "HYPERPARAMETERS", "value": hyperparameters_json(job.hyperparameters or {})},
     ]
 
 
-def _volume(job: Any, labels: Mapping[str, str]) -> dict[str, Any]:
+def _volume(job: TrainingJob, labels: Mapping[str, str]) -> dict[str, Any]:
     # A generic ephemeral volume: a PVC created with the pod and deleted with it, so nothing
     # outlives the job and Karmada has no extra object to propagate.
     return {
@@ -183,19 +191,59 @@ def _volume(job: Any, labels: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def pod_security_context(fw: Framework) -> dict[str, Any]:
+    """The pod's securityContext: restricted-compatible, except what ``fw.runs_as_root``
+    needs (MPI; see jobs.frameworks.workloads)."""
+    context: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
+    if not fw.runs_as_root:
+        # A fixed non-root uid rather than only runAsNonRoot: most training images declare
+        # no USER (or a name, which the kubelet cannot check), and would otherwise be
+        # refused at start. fsGroup makes the /opt/ml volume writable for that uid;
+        # OnRootMismatch spares a large volume the recursive chown on every start.
+        context.update(
+            {
+                "runAsNonRoot": True,
+                "runAsUser": TRAINING_UID,
+                "runAsGroup": TRAINING_UID,
+                "fsGroup": TRAINING_UID,
+                "fsGroupChangePolicy": "OnRootMismatch",
+            }
+        )
+    return context
+
+
+def container_security_context(fw: Framework) -> dict[str, Any]:
+    context: dict[str, Any] = {"allowPrivilegeEscalation": False}
+    if not fw.runs_as_root:
+        context["capabilities"] = {"drop": ["ALL"]}
+    return context
+
+
 def _pod_template(
-    containers: list[dict[str, Any]], labels: Mapping[str, str], volume: dict | None
+    fw: Framework,
+    containers: list[dict[str, Any]],
+    labels: Mapping[str, str],
+    volume: dict | None,
 ) -> dict[str, Any]:
     # Labels go on the pods too: the testbed's failure label must reach them, and pods can be
     # found by job id without knowing each operator's own labels.
     # Copies: replicas must not share mutable parts, or editing one would edit them all.
-    spec: dict[str, Any] = {"containers": copy.deepcopy(containers)}
+    containers = copy.deepcopy(containers)
+    for container in containers:
+        container["securityContext"] = container_security_context(fw)
+    spec: dict[str, Any] = {
+        # Training code has no business with the Kubernetes API; a mounted token would hand
+        # the namespace's default service account to whatever the image runs.
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security_context(fw),
+        "containers": containers,
+    }
     if volume is not None:
         spec["volumes"] = [copy.deepcopy(volume)]
     return {"metadata": {"labels": dict(labels)}, "spec": spec}
 
 
-def _training_container(job: Any, fw: Framework) -> dict[str, Any]:
+def _training_container(job: TrainingJob, fw: Framework) -> dict[str, Any]:
     hyperparameters = job.hyperparameters or {}
     args = hyperparameter_args(hyperparameters)
     env = _env(job)
@@ -227,20 +275,22 @@ def _training_container(job: Any, fw: Framework) -> dict[str, Any]:
     return container
 
 
-def slots_per_worker(job: Any) -> int:
+def slots_per_worker(job: TrainingJob) -> int:
     """MPI processes per worker: Horovod's own setting; DeepSpeed runs one per GPU."""
     if job.framework == "horovod":
         return int((job.hyperparameters or {}).get("slots_per_worker", 1))
     return max(1, job.gpu_count)
 
 
-def launcher_command(job: Any) -> list[str]:
+def launcher_command(job: TrainingJob) -> list[str]:
     program = list(job.command) if job.command else list(MPI_DEFAULT_PROGRAMS[job.framework])
     processes = job.instance_count * slots_per_worker(job)
     return ["mpirun", "-np", str(processes), *MPIRUN_OPTIONS, *program]
 
 
-def _mpi_replica_specs(job: Any, fw: Framework, labels: Mapping[str, str]) -> dict[str, Any]:
+def _mpi_replica_specs(
+    job: TrainingJob, fw: Framework, labels: Mapping[str, str]
+) -> dict[str, Any]:
     policy = restart_policy(fw, job.run_policy or {})
     args = hyperparameter_args(job.hyperparameters or {})
     launcher: dict[str, Any] = {
@@ -266,9 +316,9 @@ def _mpi_replica_specs(job: Any, fw: Framework, labels: Mapping[str, str]) -> di
     specs: dict[str, Any] = {}
     for replica_type, replicas in fw.replica_layout(job.instance_count):
         if replica_type == "Launcher":
-            template = _pod_template([launcher], labels, None)
+            template = _pod_template(fw, [launcher], labels, None)
         else:
-            template = _pod_template([worker], labels, volume)
+            template = _pod_template(fw, [worker], labels, volume)
         specs[replica_type] = {
             "replicas": replicas,
             "restartPolicy": policy,
@@ -277,7 +327,7 @@ def _mpi_replica_specs(job: Any, fw: Framework, labels: Mapping[str, str]) -> di
     return specs
 
 
-def build_workload(job: Any) -> dict[str, Any]:
+def build_workload(job: TrainingJob) -> dict[str, Any]:
     """The Kubeflow training resource (TFJob, PyTorchJob, XGBoostJob, JAXJob or MPIJob)."""
     fw = get_framework(job.framework)
     labels = job_labels(job)
@@ -301,7 +351,7 @@ def build_workload(job: Any) -> dict[str, Any]:
             replica_type: {
                 "replicas": replicas,
                 "restartPolicy": policy,
-                "template": _pod_template([container], labels, volume),
+                "template": _pod_template(fw, [container], labels, volume),
             }
             for replica_type, replicas in fw.replica_layout(job.instance_count)
         }
@@ -313,7 +363,7 @@ def build_workload(job: Any) -> dict[str, Any]:
     }
 
 
-def build_propagation_policy(job: Any, workload: Mapping[str, Any]) -> dict[str, Any]:
+def build_propagation_policy(job: TrainingJob, workload: Mapping[str, Any]) -> dict[str, Any]:
     """Places the workload whole in exactly one of the candidate clusters."""
     placement: dict[str, Any] = {}
     candidates = list(job.candidate_clusters or [])
@@ -360,7 +410,7 @@ def build_propagation_policy(job: Any, workload: Mapping[str, Any]) -> dict[str,
     }
 
 
-def build_manifests(job: Any) -> list[dict[str, Any]]:
+def build_manifests(job: TrainingJob) -> list[dict[str, Any]]:
     """[workload CR, PropagationPolicy] for a ``TrainingJob`` (saved or not)."""
     workload = build_workload(job)
     return [workload, build_propagation_policy(job, workload)]

@@ -4,8 +4,11 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+
+from jobs.namespaces import system_namespace_reason, system_namespace_rule
 
 
 class Framework(models.TextChoices):
@@ -115,6 +118,12 @@ class TrainingJob(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["namespace", "status"])]
+        permissions = [
+            (
+                "operate_all_namespaces",
+                "Can see and manage jobs in every namespace (platform operator)",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.name}"
@@ -183,3 +192,14 @@ class NamespaceGrant(models.Model):
     def __str__(self) -> str:
         who = self.user or self.group
         return f"{who} → {self.namespace}"
+
+    def clean(self) -> None:
+        pattern = system_namespace_rule(self.namespace or "")
+        if pattern:
+            raise ValidationError(
+                {
+                    "namespace": system_namespace_reason(
+                        self.namespace, pattern, refused="it cannot be granted."
+                    )
+                }
+            )

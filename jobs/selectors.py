@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 from clusters.client import get_client
 from jobs.exceptions import PodNotFound
 from jobs.models import JobEvent, JobStatus, NamespaceGrant, TrainingJob
+from jobs.roles import is_platform_operator
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -28,10 +29,13 @@ ORDERING_FIELDS = {
 
 
 def visible_namespaces(*, user: User) -> set[str] | None:
-    """Namespaces the user may see; ``None`` means all of them (staff)."""
+    """Namespaces the user may see; ``None`` means all of them (platform operators).
+
+    ``is_staff`` grants nothing here: it only opens the admin, where the same scoping
+    applies."""
     if not user.is_authenticated:
         return set()
-    if user.is_staff or user.is_superuser:
+    if is_platform_operator(user):
         return None
     grants = NamespaceGrant.objects.filter(Q(user=user) | Q(group__in=user.groups.all()))
     return set(grants.values_list("namespace", flat=True))
@@ -49,12 +53,17 @@ def user_can_use_namespace(*, user: User, namespace: str) -> bool:
     return allowed is None or namespace in allowed
 
 
-def _scoped(user: User) -> QuerySet[TrainingJob]:
+def scope_to_user(qs: QuerySet, *, user: User, field: str = "namespace") -> QuerySet:
+    """``qs`` narrowed to the rows whose ``field`` (a namespace) the user may see: the one
+    rule the pages, the API and the admin share."""
     allowed = visible_namespaces(user=user)
-    qs = TrainingJob.objects.all()
-    if allowed is not None:
-        qs = qs.filter(namespace__in=allowed)
-    return qs
+    if allowed is None:
+        return qs
+    return qs.filter(**{f"{field}__in": allowed})
+
+
+def _scoped(user: User) -> QuerySet[TrainingJob]:
+    return scope_to_user(TrainingJob.objects.all(), user=user)
 
 
 def job_list(*, user: User, filters: dict[str, Any] | None = None) -> QuerySet[TrainingJob]:

@@ -16,10 +16,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from clusters import karmada
 from clusters.client import (
     MANAGED_BY_SELECTOR,
     ClusterError,
@@ -31,6 +33,7 @@ from clusters.client import (
 from clusters.selectors import unready_clusters
 from clusters.services import (
     Demand,
+    PlacementError,
     control_plane_report,
     placement_candidates,
     rank_candidates,
@@ -52,6 +55,7 @@ from jobs.models import (
     JobStatus,
     TrainingJob,
 )
+from jobs.namespaces import system_namespace_reason, system_namespace_rule
 from jobs.selectors import user_can_use_namespace
 from jobs.specs import parse_job_request, request_namespace
 from jobs.status import Observed, advances, implied_steps, observe
@@ -106,7 +110,11 @@ def job_transition(
 # --- create -------------------------------------------------------------------------
 
 
-def job_create(*, user, data: Any) -> TrainingJob:
+# The request path each kind of placement refusal is about.
+_PLACEMENT_PATHS = {"target_clusters": "targetClusters", "resources": "resources"}
+
+
+def job_create(*, user: User | AnonymousUser, data: Any) -> TrainingJob:
     """Validate a request (the API's camelCase body), store it, and submit it after commit.
 
     A namespace the body names is checked first, on its own: someone without access to it
@@ -116,6 +124,17 @@ def job_create(*, user, data: Any) -> TrainingJob:
     if given is not None:
         _require_namespace_access(user=user, namespace=given)
     spec = parse_job_request(data)
+    pattern = system_namespace_rule(spec.namespace)
+    if pattern:
+        raise SpecError(
+            {
+                "namespace": [
+                    system_namespace_reason(
+                        spec.namespace, pattern, refused="jobs may not run there."
+                    )
+                ]
+            }
+        )
     _require_namespace_access(user=user, namespace=spec.namespace)
     demand = Demand.of(
         cpu_cores=spec.cpu_cores,
@@ -126,15 +145,18 @@ def job_create(*, user, data: Any) -> TrainingJob:
     if get_framework(spec.framework).is_mpi:
         # MPI jobs also run a launcher pod beside their workers, in the same cluster.
         demand = demand + Demand(LAUNCHER_CPU_CORES, LAUNCHER_MEMORY_GIB, 0)
-    candidates = rank_candidates(
-        placement_candidates(target_clusters=spec.target_clusters, demand=demand),
-        demand=demand,
-        strategy=settings.PLACEMENT_STRATEGY,
-    )
+    try:
+        fitting = placement_candidates(target_clusters=spec.target_clusters, demand=demand)
+    except PlacementError as exc:
+        path = _PLACEMENT_PATHS[exc.field]
+        if exc.message:
+            raise SpecError({path: exc.reasons}, message=exc.message) from exc
+        raise SpecError({path: exc.reasons}) from exc
+    candidates = rank_candidates(fitting, demand=demand, strategy=settings.PLACEMENT_STRATEGY)
     job = TrainingJob(
         name=spec.name,
         namespace=spec.namespace,
-        owner=user if user.is_authenticated else None,
+        owner=user if isinstance(user, User) else None,  # an AnonymousUser owns nothing
         framework=spec.framework,
         algorithm_source=spec.algorithm_source,
         algorithm_name=spec.algorithm_name,
@@ -333,7 +355,7 @@ def _start_submit_chain(job_id: uuid.UUID) -> None:
     transaction.on_commit(lambda: _enqueue_submit(job_id, token))
 
 
-def job_resubmit(*, job: TrainingJob, user) -> TrainingJob:
+def job_resubmit(*, job: TrainingJob, user: User | AnonymousUser) -> TrainingJob:
     """Send a SubmitFailed (or waiting Pending) job to Karmada again, now.
 
     Idempotent: the new chain supersedes any chain still waiting to retry, so however often
@@ -362,7 +384,7 @@ def job_resubmit(*, job: TrainingJob, user) -> TrainingJob:
 # --- delete -------------------------------------------------------------------------
 
 
-def job_delete(*, job: TrainingJob, user) -> TrainingJob:
+def job_delete(*, job: TrainingJob, user: User | AnonymousUser) -> TrainingJob:
     """Ask for the job's objects to be removed from Karmada; the job shows Deleting, then
     Deleted once they are gone."""
     with transaction.atomic():
@@ -599,6 +621,7 @@ def job_status_sync() -> int:
     changed = 0
     checks_left = _MISSING_CHECKS_PER_PASS
     for job in active:
+        seen: Observed | None
         kind = get_framework(job.framework).kind
         if kind in unlisted:
             seen = _unknown(job, reason="StatusUnknown", why=unlisted[kind])
@@ -612,7 +635,7 @@ def job_status_sync() -> int:
                 if seen is None:
                     continue
             else:
-                binding = bindings.get((job.namespace, f"{job.k8s_name}-{kind.lower()}"))
+                binding = bindings.get((job.namespace, karmada.binding_name(job.k8s_name, kind)))
                 seen = observe(workload, binding)
             seen = _note_unready_cluster(job, seen, unready)
         if _apply_observed(job, seen):
@@ -744,7 +767,8 @@ def job_cleanup_sweep() -> dict[str, int]:
             run_policy__has_key="ttlSecondsAfterFinished",
             finished_at__isnull=False,
         ).only("id", "status", "manifests", "run_policy", "finished_at")[:200]
-        if job.finished_at + timedelta(seconds=job.run_policy["ttlSecondsAfterFinished"]) <= now
+        if job.finished_at is not None
+        and job.finished_at + timedelta(seconds=job.run_policy["ttlSecondsAfterFinished"]) <= now
     ]
     cleaned = 0
     for job in expired:
@@ -773,7 +797,12 @@ def _delete_orphans() -> int:
     found: list[dict] = []
     for group, version, plural, _kind in [
         *workload_kinds(),
-        ("policy.karmada.io", "v1alpha1", "propagationpolicies", "PropagationPolicy"),
+        (
+            karmada.POLICY_GROUP,
+            karmada.POLICY_VERSION,
+            karmada.plural(karmada.POLICY_KIND),
+            karmada.POLICY_KIND,
+        ),
     ]:
         try:
             found.extend(client.list(group, version, plural, label_selector=MANAGED_BY_SELECTOR))

@@ -13,7 +13,7 @@ from jobs.models import FINAL_STATUSES, JobStatus
 
 # A sync may read a state older than one it already wrote (aggregation lags, a binding is
 # re-created); statuses only move forward, except Running <-> Restarting.
-_RANK = {
+_RANK: dict[str, int] = {
     JobStatus.SUBMITTED: 1,
     JobStatus.SCHEDULED: 2,
     JobStatus.RUNNING: 3,

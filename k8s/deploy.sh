@@ -20,6 +20,8 @@
 #   WEB_REPLICAS, WORKER_REPLICAS   (base: 2 and 1; beat is always exactly 1)
 #   ALLOWED_HOSTS       default: localhost, the Service's names and the nodes' addresses
 #   CSRF_TRUSTED_ORIGINS, JOB_MONITOR_INTERVAL   passed to the platform when set
+#   PLAIN_HTTP          1: no TLS proxy in front; serve plain HTTP (no redirect, no HSTS,
+#                       cookies not HTTPS-only). Default: HTTPS is expected (k8s/base)
 #   POSTGRES_PASSWORD, SECRET_KEY   default: generated on first deploy, then kept
 #   TIMEOUT             seconds to wait for each rollout, default 600
 set -euo pipefail
@@ -290,6 +292,12 @@ fi
 [ -z "${CSRF_TRUSTED_ORIGINS:-}" ] || literals+=("CSRF_TRUSTED_ORIGINS=$CSRF_TRUSTED_ORIGINS")
 [ -z "${JOB_MONITOR_INTERVAL:-}" ] || literals+=("JOB_MONITOR_INTERVAL=$JOB_MONITOR_INTERVAL")
 [ -z "${MGMT_KUBECONFIG:-}" ] || literals+=("MGMT_KUBECONFIG_PATH=/etc/mlplatform/kubeconfig/mgmt.yaml")
+if [ "${PLAIN_HTTP:-0}" = 1 ]; then
+  # For a trial without TLS: the base redirects plain HTTP to HTTPS and sends cookies only
+  # over HTTPS, which would leave http://<node>:<port> unusable.
+  warn "PLAIN_HTTP=1: the platform serves plain HTTP; put a TLS proxy in front for real use"
+  literals+=("SECURE_SSL_REDIRECT=false" "SECURE_HSTS_SECONDS=0" "SESSION_COOKIE_SECURE=false" "CSRF_COOKIE_SECURE=false")
+fi
 
 # --- render: a kustomization over OVERLAY with this run's choices --------------------------
 # kustomize refuses absolute paths to other kustomizations, so OVERLAY is reached relatively.
@@ -448,3 +456,10 @@ mlplatform is running in namespace $NS.
   Health:          curl $url/health
   First admin:     kubectl -n $NS exec -it deployment/mlplatform-web -- python manage.py createsuperuser
 EOF
+if [ "${PLAIN_HTTP:-0}" != 1 ]; then
+  cat <<EOF
+  HTTPS:           pages and the API redirect to https:// (only /health answers plain HTTP):
+                   serve them through your TLS proxy, or deploy again with PLAIN_HTTP=1 to try
+                   the platform over plain HTTP.
+EOF
+fi

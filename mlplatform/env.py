@@ -10,9 +10,16 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any, overload
 from urllib.parse import quote
 
 from django.core.exceptions import ImproperlyConfigured
+
+
+@overload
+def envstr(name: str, default: str) -> str: ...
+@overload
+def envstr(name: str, default: None = None) -> str | None: ...
 
 
 def envstr(name: str, default: str | None = None) -> str | None:
@@ -65,6 +72,38 @@ def envlist(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+# Applied with fullmatch, like every pattern here.
+_RATE = re.compile(r"\s*([0-9]+)\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*")
+
+
+def envrate(name: str, default: str) -> str | None:
+    """A request rate in Django REST framework's form (``600/min``, ``10/s``, ``1000/hour``);
+    ``off`` turns the limit off (None)."""
+    value = envstr(name, default)
+    if value.strip().lower() in {"off", "none"}:
+        return None
+    match = _RATE.fullmatch(value)
+    if not match or int(match.group(1)) < 1:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a rate like 600/min, 10/s or 1000/hour (or off)"
+        )
+    return f"{match.group(1)}/{match.group(2)}"
+
+
+def envheader(name: str) -> tuple[str, str] | None:
+    """``HTTP_X_FORWARDED_PROTO,https`` → Django's SECURE_PROXY_SSL_HEADER tuple."""
+    value = envstr(name)
+    if not value:
+        return None
+    header, sep, expected = (part.strip() for part in value.partition(","))
+    if not sep or not header.startswith("HTTP_") or not expected or "," in expected:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} must be a request header as Django names it and the value "
+            "that means HTTPS, e.g. HTTP_X_FORWARDED_PROTO,https"
+        )
+    return header, expected
+
+
 # Applied with fullmatch (the whole value); [0-9] because \d would also take other scripts'
 # digits, which float() then reads.
 _DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h)?\s*")
@@ -90,24 +129,17 @@ def envduration(name: str, default: str) -> float:
         raise ImproperlyConfigured(f"{name}: {exc}") from exc
 
 
-_LIBPQ_PAIR = re.compile(r"\s*(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S*)")
-
-
 def libpq_to_url(dsn: str) -> str:
     """Turn a libpq keyword DSN (``host=db user=u password=p dbname=x sslmode=disable``)
     into a ``postgres://`` URL; the original platform documented this form."""
-    params: dict[str, str] = {}
-    pos = 0
-    dsn = dsn.strip()
-    while pos < len(dsn):
-        match = _LIBPQ_PAIR.match(dsn, pos)
-        if not match or match.end() == pos:
-            raise ValueError(f"cannot parse database DSN near {dsn[pos : pos + 20]!r}")
-        key, value = match.group(1), match.group(2)
-        if value.startswith("'"):
-            value = re.sub(r"\\(.)", r"\1", value[1:-1])
-        params[key] = value
-        pos = match.end()
+    # libpq's own parser (quoting, escapes, known keywords), not a lookalike.
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = {k: str(v) for k, v in conninfo_to_dict(dsn.strip()).items()}
+    except ProgrammingError as exc:
+        raise ValueError(f"cannot parse database DSN: {exc}") from exc
     host = params.pop("host", "localhost")
     port = params.pop("port", "")
     user = params.pop("user", "")
@@ -124,22 +156,17 @@ def libpq_to_url(dsn: str) -> str:
     return f"postgres://{netloc}/{quote(dbname, safe='')}" + (f"?{query}" if query else "")
 
 
-def database_config(value: str | None, default_sqlite: Path) -> dict:
-    """Django DATABASES['default'] from DATABASE_URL in URL or libpq keyword form."""
+def database_config(value: str | None) -> dict[str, Any]:
+    """Django DATABASES['default'] from DATABASE_URL in URL or libpq keyword form.
+
+    Unset, no database is guessed: `make run` passes its embedded PostgreSQL's URL and every
+    other process names its own. The settings still import (collectstatic needs no
+    database); the first query then fails with a message saying so.
+    """
     import dj_database_url
 
     if not value:
-        # Web, worker and beat share the file: WAL and immediate transactions keep the
-        # one-second sync from tripping over page requests ("database is locked").
-        return {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(default_sqlite),
-            "OPTIONS": {
-                "timeout": 20,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
-        }
+        return {"ENGINE": "mlplatform.nodb"}
     if "://" not in value and "=" in value:
         try:
             value = libpq_to_url(value)
@@ -149,4 +176,12 @@ def database_config(value: str | None, default_sqlite: Path) -> dict:
         config = dj_database_url.parse(value, conn_max_age=60, conn_health_checks=True)
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL: {exc}") from exc
-    return config
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # Asked for explicitly. Web, worker and beat share the file: WAL and immediate
+        # transactions keep the one-second sync from tripping over page requests.
+        config["OPTIONS"] = {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    return dict(config)

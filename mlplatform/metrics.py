@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -157,6 +158,7 @@ def _authorized(request: HttpRequest) -> int:
     return 200 if user.has_perm("jobs.operate_all_namespaces") else 403
 
 
+@login_not_required  # scrapers send a bearer token; the view answers 401/403 itself
 def metrics_view(request: HttpRequest) -> HttpResponse:
     status = _authorized(request)
     if status != 200:

@@ -1,8 +1,8 @@
 """mlplatform settings. All environment reading happens here, through mlplatform.env.
 
-With nothing set the platform runs on embedded defaults (SQLite and a filesystem Celery
-broker under var/); DATABASE_URL, REDIS_URL and KARMADA_KUBECONFIG_PATH switch it to
-PostgreSQL, Redis and a real Karmada control plane.
+DATABASE_URL (PostgreSQL; SQLite only when asked for with sqlite:///...), REDIS_URL and
+KARMADA_KUBECONFIG_PATH name the engines; `make run` (mlplatform.launcher) starts embedded
+PostgreSQL and Redis under var/ and sets the first two when they are unset.
 """
 
 from __future__ import annotations
@@ -10,13 +10,17 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from mlplatform.env import (
     database_config,
     envbool,
     envchoice,
     envduration,
+    envheader,
     envint,
     envlist,
+    envrate,
     envstr,
 )
 
@@ -24,12 +28,24 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("MLPLATFORM_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
+DEBUG = envbool("DEBUG", False)
+# `make run` and the tests set MLPLATFORM_LOCAL=1: one host, throw-away secrets are fine.
+LOCAL = envbool("MLPLATFORM_LOCAL", False)
+
 
 def _secret_key() -> str:
     key = envstr("SECRET_KEY")
     if key:
         return key
-    # A stable key for a single-host run with no configuration; deployments set SECRET_KEY.
+    if not (DEBUG or LOCAL):
+        # A key generated per replica would make every web pod refuse the others' sessions
+        # and CSRF tokens, and change on every restart: a deployment must provide one.
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set: set SECRET_KEY, or SECRET_KEY_FILE naming a file that "
+            "holds it (the same key for every web, worker and beat process). For a "
+            "single-host trial, MLPLATFORM_LOCAL=1 generates one under var/."
+        )
+    # A stable key for a single-host run with no configuration.
     path = VAR_DIR / "secret_key"
     if not path.exists():
         path.write_text(secrets.token_urlsafe(50))
@@ -38,9 +54,23 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
-DEBUG = envbool("DEBUG", False)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
+
+# --- HTTPS ------------------------------------------------------------------------------
+# Off by default so `make run` works on http://127.0.0.1; the compose file and the
+# Kubernetes manifests turn them on (TLS is terminated by a proxy in front of the platform).
+# "HTTP_X_FORWARDED_PROTO,https": trust the proxy's header to tell that a request was HTTPS.
+SECURE_PROXY_SSL_HEADER = envheader("SECURE_PROXY_SSL_HEADER")
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+# Liveness and readiness probes, and Prometheus scraping /metrics, speak plain HTTP to the
+# pod itself: they must be answered, not redirected to https (which the pod does not serve).
+SECURE_REDIRECT_EXEMPT = [r"^health/?$", r"^metrics/?$"]
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -66,10 +96,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "mlplatform.login_limit.LoginRateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "mlplatform.middleware.LoginRequiredMiddleware",
+    # Every page needs a login. Public views are marked @login_not_required (login); DRF
+    # marks every API view so, since it answers 401 in the one error shape itself.
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
 ]
 
 ROOT_URLCONF = "mlplatform.urls"
@@ -91,7 +124,7 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "mlplatform.wsgi.application"
 
-DATABASES = {"default": database_config(envstr("DATABASE_URL"), VAR_DIR / "mlplatform.sqlite3")}
+DATABASES = {"default": database_config(envstr("DATABASE_URL"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -130,7 +163,26 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "jobs.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "jobs.api.pagination.JobPagination",
     "PAGE_SIZE": 50,
+    # Rates are read per request from API_THROTTLE_USER / API_THROTTLE_ANON below.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "jobs.api.throttling.AnonThrottle",
+        "jobs.api.throttling.UserThrottle",
+    ],
+    # The client address for anonymous rates and failed logins: REMOTE_ADDR, or the address
+    # this many trusted proxies back in X-Forwarded-For. Trusting the header without a
+    # proxy that sets it would let every request claim a new address.
+    "NUM_PROXIES": envint("NUM_PROXIES", 0),
 }
+# Per user (token or session) and per client address for requests without valid
+# credentials (a wrong token counts as one). High enough for scripts polling many jobs; the
+# web pages are not API calls and are not counted.
+API_THROTTLE_USER = envrate("API_THROTTLE_USER", "1200/min")
+API_THROTTLE_ANON = envrate("API_THROTTLE_ANON", "120/min")
+# Failed sign-ins (pages and admin) per username and client address: after this many within
+# the window, that pair is refused with 429 until the window ends.
+LOGIN_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_WINDOW = envduration("LOGIN_FAILURE_WINDOW", "15m")
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "mlplatform API",
     "DESCRIPTION": "Create, watch and delete distributed training jobs on Karmada member clusters.",
@@ -138,6 +190,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Documents the operations that share a URL (GET/POST jobs) as separate operations.
     "DEFAULT_GENERATOR_CLASS": "jobs.api.routing.SchemaGenerator",
+    "PREPROCESSING_HOOKS": ["jobs.api.routing.split_operation_views"],
+    # Swagger UI's assets come from drf-spectacular-sidecar, served as our own static
+    # files: the page must work on a cluster without internet access.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Karmada ------------------------------------------------------------------------
@@ -153,6 +211,17 @@ METRICS_TOKEN = envstr("METRICS_TOKEN")
 # Every Kubernetes request: seconds to connect, and seconds to wait for each answer.
 KARMADA_CONNECT_TIMEOUT = envduration("KARMADA_CONNECT_TIMEOUT", "3s")
 KARMADA_READ_TIMEOUT = envduration("KARMADA_READ_TIMEOUT", "10s")
+# Namespaces no job may run in and no grant may open (shell patterns on the whole name):
+# the cluster's own, Karmada's, the operators', and the platform's (k8s/base: ml-platform).
+SYSTEM_NAMESPACES = envlist(
+    "SYSTEM_NAMESPACES",
+    ["kube-*", "karmada-*", "kubeflow", "mpi-operator", "ml-platform", "mlplatform"],
+)
+# Pod Security Standard enforced (and warned, audited) on the namespaces the platform
+# creates. baseline, not restricted: MPI jobs (Horovod, DeepSpeed) run sshd as root.
+POD_SECURITY_LEVEL = envchoice(
+    "POD_SECURITY_LEVEL", "baseline", ("privileged", "baseline", "restricted")
+)
 
 # Built-in algorithm images per framework (algorithm.source = "default"). Each receives the
 # hyperparameters as --name=value arguments and as JSON in $HYPERPARAMETERS; operators point
@@ -174,22 +243,22 @@ DEFAULT_IMAGES = {
 # --- Celery -------------------------------------------------------------------------
 JOB_MONITOR_INTERVAL = envduration("JOB_MONITOR_INTERVAL", "1s")
 REDIS_URL = envstr("REDIS_URL")
+# Throttle and failed-login counters must be shared by every web process: Redis when there
+# is one, else memory (a single-host `make run`, where each process then counts alone).
 if REDIS_URL:
-    CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
-else:
-    # No server needed: kombu's filesystem transport, for `make run` on a bare machine.
-    _broker_dir = VAR_DIR / "celery-broker"
-    for _sub in ("in", "processed"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "in"),
-        "data_folder_out": str(_broker_dir / "in"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "control_folder": str(_broker_dir / "control"),
-        "store_processed": False,
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "mlplatform",
+            # A hung Redis must not hold requests: the limits give up and let them through.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
     }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Unset, Celery has no broker: every platform process is given REDIS_URL (make run included).
+CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlplatform.settings")
 os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+# One host, throw-away secrets; and the figures are the platform's, not the rate limit's.
+os.environ.setdefault("MLPLATFORM_LOCAL", "1")
+os.environ.setdefault("API_THROTTLE_USER", "off")
 
 import django  # noqa: E402
 

@@ -3,20 +3,31 @@
 # test suite uses (and installs Chromium for the browser tests), on loopback, idempotently. Used by .ci/run; handy on a dev machine too.
 #
 #   PGPORT (5432), REDIS_PORT (6379); role/database/password: mlplatform
+#   TEST_ENGINES=embedded: Chromium only; `make test` then runs the suite on embedded
+#   PostgreSQL and Redis from Python wheels (mlplatform/embedded.py) instead.
 set -euo pipefail
 PGPORT=${PGPORT:-5432}
 REDIS_PORT=${REDIS_PORT:-6379}
 log() { printf '[services] %s\n' "$*"; }
 
+embedded=0
+[ "${TEST_ENGINES:-}" = embedded ] && embedded=1
 need=()
-command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
-command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+if [ "$embedded" = 0 ]; then
+  command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
+  command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+fi
 # The browser tests drive Debian's Chromium through Playwright (never a downloaded browser).
 [ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if [ "$embedded" = 1 ]; then
+  log "TEST_ENGINES=embedded: PostgreSQL and Redis come from Python wheels"
+  exit 0
 fi
 
 # PostgreSQL: the Debian cluster, started if it is not running.

@@ -9,8 +9,7 @@ are still starting, so this speaks plain REST through the package's HTTP client.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -149,28 +148,3 @@ class Kube:
         except KubeError as e:
             if e.status != 404:
                 raise
-
-
-def wait_for(
-    what: str,
-    check: Callable[[], Any],
-    *,
-    timeout: float,
-    interval: float = 0.5,
-    on_timeout: Callable[[], str] | None = None,
-) -> Any:
-    """Poll `check` until it returns a truthy value; raise TimeoutError naming `what`."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while True:
-        try:
-            result = check()
-            if result:
-                return result
-        except KubeError as e:
-            last_error = e
-        if time.monotonic() > deadline:
-            detail = f" (last error: {last_error})" if last_error else ""
-            hint = f"; {on_timeout()}" if on_timeout else ""
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}{detail}{hint}")
-        time.sleep(interval)

@@ -20,7 +20,7 @@ from clusters.client import ResourceRef, ref_for
 from clusters.models import MemberCluster
 from clusters.services import cluster_inventory_sync
 from jobs.models import NamespaceGrant, TrainingJob
-from mlplatform.testing import wait_for
+from testbed.polling import wait_for
 
 pytestmark = pytest.mark.testbed
 
@@ -44,14 +44,8 @@ def _body(name: str, *, cpu=1, memory=2, gpu=0, instances=1, targets=()) -> dict
 
 
 @pytest.fixture
-def engineer(django_user_model, transactional_db):
-    user = django_user_model.objects.create_user(username="placer", password="placer-pass-123")
-    NamespaceGrant.objects.create(user=user, namespace=NAMESPACE)
-    return user
-
-
-@pytest.fixture
 def api(engineer, karmada):
+    NamespaceGrant.objects.create(user=engineer, namespace=NAMESPACE)
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 

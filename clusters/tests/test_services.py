@@ -6,12 +6,12 @@ from clusters.client import ClusterError
 from clusters.models import MemberCluster
 from clusters.services import (
     Demand,
+    PlacementError,
     _inventory_fields,
     cluster_inventory_sync,
     node_shapes,
     placement_candidates,
 )
-from jobs.exceptions import SpecError
 
 pytestmark = pytest.mark.django_db
 
@@ -82,15 +82,15 @@ def test_it_never_offers_a_gpu_job_to_a_cluster_without_gpus(fleet):
 
 
 def test_it_refuses_a_gpu_job_named_only_for_a_cpu_cluster(fleet):
-    with pytest.raises(SpecError) as err:
+    with pytest.raises(PlacementError) as err:
         placement_candidates(target_clusters=["cpu"], demand=Demand(1, 1, 2))
-    assert "cpu has no GPUs" in err.value.fields["resources"][0]
+    assert "cpu has no GPUs" in err.value.reasons[0]
 
 
 def test_it_says_which_resource_is_short_where(fleet):
-    with pytest.raises(SpecError) as err:
+    with pytest.raises(PlacementError) as err:
         placement_candidates(target_clusters=[], demand=Demand(200, 300, 0))
-    text = err.value.fields["resources"][0]
+    text = err.value.reasons[0]
     assert "gpu needs 200 CPU, 64 free" in text
     assert "gpu needs 300 GiB memory, 256 GiB free" in text
     assert "cpu needs 200 CPU, 128 free" in text
@@ -98,9 +98,10 @@ def test_it_says_which_resource_is_short_where(fleet):
 
 
 def test_it_rejects_unknown_and_unready_clusters_by_name(fleet):
-    with pytest.raises(SpecError) as err:
+    with pytest.raises(PlacementError) as err:
         placement_candidates(target_clusters=["nope", "down"], demand=Demand(1, 1, 0))
-    reasons = err.value.fields["targetClusters"]
+    assert err.value.field == "target_clusters"
+    reasons = err.value.reasons
     assert any("Unknown cluster 'nope'" in r for r in reasons)
     assert any("'down' is not ready: cluster is not reachable" in r for r in reasons)
 
@@ -110,7 +111,7 @@ def test_it_counts_every_instance_against_one_cluster():
         name="small", ready=True, cpu_allocatable=8, memory_allocatable_gib=64
     )
     demand = Demand.of(cpu_cores=4, memory_gib=8, gpu_count=0, instances=3)
-    with pytest.raises(SpecError):
+    with pytest.raises(PlacementError):
         placement_candidates(target_clusters=["small"], demand=demand)
 
 
@@ -173,9 +174,9 @@ def demand(cpu, memory, gpu=0, instances=1):
 
 def test_it_refuses_an_instance_larger_than_every_node_of_the_named_cluster(shaped_fleet):
     # 20 CPU fits the cluster's 64 free cores, but no 16-core node.
-    with pytest.raises(SpecError) as err:
+    with pytest.raises(PlacementError) as err:
         placement_candidates(target_clusters=["gpu"], demand=demand(20, 4))
-    (reason,) = err.value.fields["resources"]
+    (reason,) = err.value.reasons
     assert "gpu has no node that can hold one instance" in reason
     assert "20 CPU on one node, the largest has 16" in reason
 
@@ -185,18 +186,18 @@ def test_it_offers_only_clusters_with_a_node_big_enough(shaped_fleet):
 
 
 def test_it_refuses_more_gpus_per_instance_than_one_node_has(shaped_fleet):
-    with pytest.raises(SpecError) as err:
+    with pytest.raises(PlacementError) as err:
         placement_candidates(target_clusters=[], demand=demand(2, 8, gpu=8))
-    (reason,) = err.value.fields["resources"]
+    (reason,) = err.value.reasons
     assert "8 GPU on one node, the largest has 4" in reason
     assert "cpu has no GPUs" in reason
 
 
 def test_it_counts_how_many_instances_the_nodes_can_hold(shaped_fleet):
     # 5 x 12 CPU = 60 fits the 64 free cores, but each 16-core node holds only one.
-    with pytest.raises(SpecError) as err:
+    with pytest.raises(PlacementError) as err:
         placement_candidates(target_clusters=["gpu"], demand=demand(12, 8, instances=5))
-    (reason,) = err.value.fields["resources"]
+    (reason,) = err.value.reasons
     assert "gpu's nodes can hold at most 4 of the 5 instances (12 CPU, 8 GiB memory each)" in (
         reason
     )
@@ -217,11 +218,11 @@ def test_it_wants_one_node_to_have_every_resource_an_instance_needs():
             {"cpu": 16, "memoryGiB": 64, "gpu": 4, "count": 1},
         ],
     )
-    with pytest.raises(SpecError) as err:
+    with pytest.raises(PlacementError) as err:
         placement_candidates(target_clusters=["mixed"], demand=demand(32, 8, gpu=2))
     assert (
         "mixed has no single node with 32 CPU, 8 GiB memory, 2 GPU together"
-        in (err.value.fields["resources"][0])
+        in (err.value.reasons[0])
     )
 
 
@@ -232,7 +233,7 @@ def test_it_checks_only_the_totals_while_the_nodes_are_unknown(fleet):
 
 def test_the_mpi_launcher_keeps_the_per_instance_view(shaped_fleet):
     launcher = Demand(0.5, 0.5, 0)
-    with pytest.raises(SpecError):
+    with pytest.raises(PlacementError):
         placement_candidates(target_clusters=["gpu"], demand=demand(20, 4) + launcher)
 
 

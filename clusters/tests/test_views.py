@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from jobs.tests.factories import MemberClusterFactory
+from clusters.tests.factories import MemberClusterFactory
 
 
 def test_it_requires_login(client, db):

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import AuthenticationFailed, ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
@@ -93,3 +93,25 @@ class ApiView(APIView):
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
+
+    # DRF throttles only after authentication and the permission check succeeded, so neither
+    # requests without credentials nor wrong tokens would ever be counted. Here both count
+    # against the anonymous rate (per client address), and answer 429 once over it.
+    def perform_authentication(self, request: Any) -> None:
+        try:
+            request.user  # noqa: B018 - authenticates
+        except AuthenticationFailed:
+            # DRF has made the request anonymous; guessing tokens is throttled like it.
+            self.check_throttles(request)
+            raise
+
+    def check_permissions(self, request: Any) -> None:
+        self.check_throttles(request)
+        super().check_permissions(request)
+
+    def check_throttles(self, request: Any) -> None:
+        # Called up to three times per request (above, and by DRF): count it once.
+        if getattr(request, "_throttles_checked", False):
+            return
+        request._throttles_checked = True
+        super().check_throttles(request)

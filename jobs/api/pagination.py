@@ -26,13 +26,13 @@ class JobPagination(PageNumberPagination):
 
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
-        if raw in (None, ""):
+        if not raw:
             return self.page_size
         return _positive_int(raw, self.page_size_query_param, maximum=self.max_page_size)
 
     def get_page_number(self, request: Request, paginator: Any) -> int:
         raw = request.query_params.get(self.page_query_param)
-        if raw in (None, ""):
+        if not raw:
             return 1
         if raw in self.last_page_strings:
             return paginator.num_pages

@@ -3,6 +3,7 @@ OpenAPI schema and docs."""
 
 from django.urls import path
 
+from clusters.api import ClusterListApi
 from jobs.api import views
 from jobs.api.docs import SchemaApi, docs_view
 from jobs.api.routing import by_method, route
@@ -26,7 +27,7 @@ urlpatterns = [
     *route(
         "v1/jobs/<str:job_id>/pods/<str:pod>/log", views.JobPodLogApi.as_view(), name="job-pod-log"
     ),
-    *route("v1/clusters", views.ClusterListApi.as_view(), name="clusters"),
+    *route("v1/clusters", ClusterListApi.as_view(), name="clusters"),
     *route("v1/frameworks", views.FrameworkListApi.as_view(), name="frameworks"),
     path("schema", SchemaApi.as_view(), name="schema"),
     path("docs", docs_view(), name="docs"),

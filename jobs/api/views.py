@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import connection
-from django.db.utils import DatabaseError
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -15,15 +13,12 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
-    inline_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clusters.client import ClusterError
-from clusters.selectors import cluster_list
 from jobs import selectors, services
 from jobs.api.base import ApiView
 from jobs.api.errors import ApiError
@@ -62,10 +57,13 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
         404: "No such job, or not visible to you.",
         409: "The job's status does not allow this.",
         415: "The body is not JSON.",
+        429: "Over the request rate (per user, or per address without valid credentials); "
+        "`Retry-After` says when to try again.",
         502: "Karmada refused to read from the job's member cluster.",
         503: "Karmada or the job's member cluster is unreachable; retry later.",
     }
-    return {c: OpenApiResponse(ErrorSerializer, description=text[c]) for c in codes}
+    # Every operation that takes credentials is rate-limited.
+    return {c: OpenApiResponse(ErrorSerializer, description=text[c]) for c in (*codes, 429)}
 
 
 def _get_job(request: Request, job_id: str) -> TrainingJob:
@@ -74,40 +72,6 @@ def _get_job(request: Request, job_id: str) -> TrainingJob:
     except TrainingJob.DoesNotExist:
         # The same answer for "no such job" and "not yours": outsiders learn nothing.
         raise ApiError("Job not found.", status_code=404) from None
-
-
-# --- health ---------------------------------------------------------------------------
-
-
-class HealthApi(ApiView):
-    """Liveness and readiness probe; the only endpoint that needs no credentials."""
-
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-
-    @extend_schema(
-        operation_id="health",
-        tags=["health"],
-        auth=[],
-        responses={
-            200: inline_serializer("Health", {"status": serializers.CharField()}),
-            503: inline_serializer(
-                "Unhealthy",
-                {"status": serializers.CharField(), "database": serializers.CharField()},
-            ),
-        },
-    )
-    def get(self, request: Request) -> Response:
-        try:
-            # Cheap, and proves the connection works rather than that settings exist.
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
-        except DatabaseError:
-            return Response(
-                {"status": "unhealthy", "database": "unreachable"},
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            )
-        return Response({"status": "healthy"})
 
 
 # --- jobs -----------------------------------------------------------------------------
@@ -194,7 +158,7 @@ def _query_dict(request: Request, serializer_class: type[serializers.Serializer]
     """Only the parameters the serializer knows (page, pageSize are the paginator's); a
     repeated parameter counts as a comma list."""
     data = {}
-    for name in serializer_class().fields:
+    for name in serializer_class().fields.keys():
         values = request.query_params.getlist(name)
         if values:
             data[name] = ",".join(values) if len(values) > 1 else values[0]
@@ -416,51 +380,7 @@ class JobPodLogApi(ApiView):
         )
 
 
-# --- clusters and frameworks -------------------------------------------------------------
-
-
-class ClusterListApi(ApiView):
-    """Member clusters as last synced from Karmada: readiness and free resources, the
-    choices for `targetClusters`."""
-
-    class OutputSerializer(serializers.Serializer):
-        name = serializers.CharField()
-        ready = serializers.BooleanField()
-        readyMessage = serializers.CharField(source="ready_message")
-        kubernetesVersion = serializers.CharField(source="kubernetes_version")
-        region = serializers.CharField()
-        zone = serializers.CharField()
-        nodeCount = serializers.IntegerField(source="node_count")
-        nodes = serializers.ListField(
-            source="node_shapes",
-            child=serializers.DictField(),
-            allow_null=True,
-            help_text="Schedulable nodes grouped by allocatable shape ({cpu, memoryGiB, gpu, "
-            "count}): one instance must fit on one node. null until the nodes were listed.",
-        )
-        cpuAllocatable = serializers.FloatField(source="cpu_allocatable")
-        cpuAllocated = serializers.FloatField(source="cpu_allocated")
-        cpuFree = serializers.FloatField(source="cpu_free")
-        memoryAllocatableGiB = serializers.FloatField(source="memory_allocatable_gib")
-        memoryAllocatedGiB = serializers.FloatField(source="memory_allocated_gib")
-        memoryFreeGiB = serializers.FloatField(source="memory_free_gib")
-        gpuAllocatable = serializers.FloatField(source="gpu_allocatable")
-        gpuAllocated = serializers.FloatField(source="gpu_allocated")
-        gpuFree = serializers.FloatField(source="gpu_free")
-        lastSyncedAt = serializers.DateTimeField(source="last_synced_at", allow_null=True)
-
-        class Meta:
-            ref_name = "MemberCluster"
-
-    @extend_schema(
-        operation_id="clusters_list",
-        tags=["clusters"],
-        summary="Member clusters and their free resources",
-        responses={200: OutputSerializer(many=True), **_errors(401)},
-    )
-    def get(self, request: Request) -> Response:
-        # A handful of rows: no pagination, so a client gets every placement choice at once.
-        return Response(self.OutputSerializer(cluster_list(), many=True).data)
+# --- frameworks -------------------------------------------------------------
 
 
 class HyperparameterOutputSerializer(serializers.Serializer):
@@ -470,7 +390,8 @@ class HyperparameterOutputSerializer(serializers.Serializer):
     name = serializers.CharField()
     type = serializers.ChoiceField(choices=["int", "float", "str", "bool", "choice"])
     default = serializers.JSONField(allow_null=True, help_text="null: no default.")
-    required = serializers.BooleanField()
+    # Wire names that a serializer Field also uses as attributes; DRF keeps them apart.
+    required = serializers.BooleanField()  # type: ignore[assignment]
     min = serializers.FloatField(allow_null=True)
     max = serializers.FloatField(allow_null=True)
     minExclusive = serializers.BooleanField(source="min_exclusive")
@@ -487,7 +408,7 @@ class FrameworkListApi(ApiView):
 
     class OutputSerializer(serializers.Serializer):
         name = serializers.CharField()
-        label = serializers.CharField()
+        label = serializers.CharField()  # type: ignore[assignment]  # a wire name, as above
         kind = serializers.CharField(help_text="The Kubeflow workload kind it runs as.")
         apiVersion = serializers.CharField(source="api_version")
         hyperparameters = HyperparameterOutputSerializer(source="params", many=True)

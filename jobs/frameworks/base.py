@@ -192,6 +192,9 @@ class Framework:
     params: tuple[Param, ...]
     layout: Layout = "master_workers"
     replica_specs_key: str = ""
+    # True where the operator's design needs root in the pods (see workloads.MPIJOB); the
+    # others run under the restricted Pod Security Standard.
+    runs_as_root: bool = False
     rules: tuple[Rule, ...] = field(default=(), compare=False, repr=False)
 
     @property

@@ -1,4 +1,5 @@
-"""factory_boy factories for jobs and member clusters, shared by every test module.
+"""factory_boy factories for jobs, shared by every test module (member clusters come from
+``clusters.tests.factories``, re-exported here).
 
 ``TrainingJobFactory()`` is a stored XGBoost job in team-a, Pending, with no owner; pass
 ``owner=alice`` and any field, or a status trait: ``TrainingJobFactory(running=True)``.
@@ -15,8 +16,15 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from clusters.models import MemberCluster
+from clusters.tests.factories import MemberClusterFactory
 from jobs.models import AlgorithmSource, Framework, JobEvent, JobStatus, TrainingJob
+
+__all__ = [
+    "JobEventFactory",
+    "MemberClusterFactory",
+    "TrainingJobFactory",
+    "UserFactory",
+]
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -26,33 +34,6 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     password = factory.django.Password("pass-123-word")
-
-
-class MemberClusterFactory(factory.django.DjangoModelFactory):
-    """A ready cluster with room for most jobs: 64 cores, 256 GiB, 16 GPUs, nothing used."""
-
-    class Meta:
-        model = MemberCluster
-        django_get_or_create = ("name",)
-
-    name = factory.Sequence(lambda n: f"member-cluster-{n + 1}")
-    ready = True
-    kubernetes_version = "v1.31.0"
-    sync_mode = "Push"
-    cpu_allocatable = 64.0
-    cpu_allocated = 0.0
-    memory_allocatable_gib = 256.0
-    memory_allocated_gib = 0.0
-    gpu_allocatable = 16.0
-    gpu_allocated = 0.0
-    node_count = 1
-    present = True
-    last_synced_at = factory.LazyFunction(timezone.now)
-
-    class Params:
-        not_ready = factory.Trait(ready=False, ready_message="cluster is not reachable")
-        full = factory.Trait(cpu_allocated=64.0, memory_allocated_gib=256.0, gpu_allocated=16.0)
-        no_gpu = factory.Trait(gpu_allocatable=0.0)
 
 
 class TrainingJobFactory(factory.django.DjangoModelFactory):

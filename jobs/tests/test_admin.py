@@ -14,8 +14,8 @@ CHANGELIST = "admin:jobs_trainingjob_changelist"
 
 
 @pytest.fixture
-def admin_client(client, operator):
-    client.force_login(operator)
+def admin_client(client, root):
+    client.force_login(root)
     return client
 
 

@@ -130,7 +130,7 @@ def test_health_reports_unreachable_database(db, monkeypatch):
         def cursor(self):
             raise OperationalError("connection refused")
 
-    monkeypatch.setattr("jobs.api.views.connection", BrokenConnection())
+    monkeypatch.setattr("mlplatform.health.connection", BrokenConnection())
 
     response = APIClient().get("/health")
 

@@ -9,22 +9,15 @@ import pytest
 from django.test import Client
 
 from clusters.client import ResourceRef
-from jobs.models import JobEvent, NamespaceGrant, TrainingJob
+from jobs.models import JobEvent, TrainingJob
 from jobs.tests.contract import readme_example
-from mlplatform.testing import wait_for
+from testbed.polling import wait_for
 
 README_XGBOOST = readme_example()
 
 pytestmark = [pytest.mark.e2e, pytest.mark.testbed]
 
 FAIL_LABEL = {"testbed.mlplatform.io/outcome": "fail"}
-
-
-@pytest.fixture
-def engineer(transactional_db, django_user_model):
-    user = django_user_model.objects.create_user(username="mle", password="mle-pass-123")
-    NamespaceGrant.objects.create(user=user, namespace="default")
-    return user
 
 
 @pytest.fixture

@@ -543,3 +543,24 @@ def test_framework_runs_on_the_member_cluster_and_succeeds(scenario, framework):
             _check_volume(case, pod, container)
             _check_hyperparameters(run, container)
     _check_training_env(run, groups)
+
+
+@pytest.mark.parametrize("framework", list(CASES))
+def test_framework_pods_are_hardened_on_the_member(scenario, framework):
+    """What the operators made of the platform's pod templates, as the member holds them:
+    no service-account token, RuntimeDefault seccomp, no privilege escalation; the
+    training-operator kinds also non-root without capabilities (MPI keeps root for sshd),
+    all admitted under the namespace's Pod Security level (baseline by default)."""
+    run = scenario[framework]
+    assert run.pods, run.error
+    for name, pod in run.pods.items():
+        spec = pod["spec"]
+        assert spec["automountServiceAccountToken"] is False, name
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        container = spec["containers"][0]
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False, name
+        if run.case.is_mpi:
+            assert "runAsNonRoot" not in spec["securityContext"], name
+        else:
+            assert spec["securityContext"]["runAsNonRoot"] is True, name
+            assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}, name

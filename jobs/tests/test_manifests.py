@@ -540,3 +540,100 @@ def test_build_manifests_is_pure_and_repeatable():
     first[0]["metadata"]["labels"]["x"] = "y"
     assert "x" not in build_manifests(job)[0]["metadata"]["labels"]
     assert "x" not in job.labels
+
+
+# --- pod security ------------------------------------------------------------------------
+
+# What the restricted Pod Security Standard checks on a pod spec (Kubernetes' pod-security
+# admission, "restricted" v1.25+), and what baseline forbids on top of the defaults.
+BASELINE_CAPABILITIES = {
+    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+    "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+}  # fmt: skip
+
+
+def _pod_specs(job: TrainingJob) -> list[dict]:
+    return [replica["template"]["spec"] for replica in _replicas(job).values()]
+
+
+def _baseline_problems(spec: dict) -> list[str]:
+    problems = []
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        if spec.get(key):
+            problems.append(key)
+    if any("hostPath" in v for v in spec.get("volumes", [])):
+        problems.append("hostPath")
+    contexts = [spec.get("securityContext", {})] + [
+        c.get("securityContext", {}) for c in spec["containers"]
+    ]
+    for ctx in contexts:
+        if ctx.get("privileged"):
+            problems.append("privileged")
+        if (ctx.get("seccompProfile") or {}).get("type") == "Unconfined":
+            problems.append("seccomp Unconfined")
+        added = set((ctx.get("capabilities") or {}).get("add", []))
+        if added - BASELINE_CAPABILITIES:
+            problems.append(f"capabilities {sorted(added - BASELINE_CAPABILITIES)}")
+    for c in spec["containers"]:
+        if any(p.get("hostPort") for p in c.get("ports", [])):
+            problems.append("hostPort")
+    return problems
+
+
+def _restricted_problems(spec: dict) -> list[str]:
+    problems = _baseline_problems(spec)
+    pod = spec.get("securityContext", {})
+    if (pod.get("seccompProfile") or {}).get("type") not in ("RuntimeDefault", "Localhost"):
+        problems.append("seccompProfile")
+    for c in spec["containers"]:
+        ctx = c.get("securityContext", {})
+        if not (ctx.get("runAsNonRoot", pod.get("runAsNonRoot"))):
+            problems.append(f"{c['name']}: runAsNonRoot")
+        if ctx.get("runAsUser", pod.get("runAsUser")) == 0:
+            problems.append(f"{c['name']}: runAsUser 0")
+        if ctx.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{c['name']}: allowPrivilegeEscalation")
+        caps = ctx.get("capabilities") or {}
+        if "ALL" not in caps.get("drop", []):
+            problems.append(f"{c['name']}: capabilities.drop ALL")
+        if set(caps.get("add", [])) - {"NET_BIND_SERVICE"}:
+            problems.append(f"{c['name']}: capabilities.add")
+    if any(
+        set(v) - {"name", "ephemeral", "configMap", "secret", "emptyDir", "projected"}
+        for v in spec.get("volumes", [])
+    ):
+        problems.append("volume type")
+    return problems
+
+
+@pytest.mark.parametrize("case", sorted(GOLDEN_CASES))
+def test_no_pod_gets_a_service_account_token(case):
+    for spec in _pod_specs(GOLDEN_CASES[case]()):
+        assert spec["automountServiceAccountToken"] is False
+
+
+@pytest.mark.parametrize("case", sorted(GOLDEN_CASES))
+def test_pods_meet_restricted_or_for_mpi_baseline(case):
+    job = GOLDEN_CASES[case]()
+    fw = get_framework(job.framework)
+    for spec in _pod_specs(job):
+        if fw.is_mpi:
+            assert _baseline_problems(spec) == []
+            # Root for sshd, but nothing more than the runtime's defaults.
+            assert "runAsNonRoot" not in spec["securityContext"]
+            for c in spec["containers"]:
+                assert c["securityContext"] == {"allowPrivilegeEscalation": False}
+        else:
+            assert _restricted_problems(spec) == []
+            assert spec["securityContext"]["runAsUser"] == 1000
+            assert spec["securityContext"]["fsGroup"] == 1000
+
+
+def test_only_the_mpi_kind_runs_as_root():
+    assert {f for f, fw in FRAMEWORKS.items() if fw.runs_as_root} == {"horovod", "deepspeed"}
+
+
+def test_the_restricted_check_catches_a_root_pod():
+    """The checker above is not vacuous."""
+    spec = _pod_specs(single("horovod"))[0]
+    assert "launcher: runAsNonRoot" in _restricted_problems(spec)

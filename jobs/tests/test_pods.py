@@ -14,8 +14,8 @@ from django.urls import reverse
 from jobs.models import JobStatus, NamespaceGrant, TrainingJob
 from jobs.selectors import _pod_view
 from jobs.tests.factories import TrainingJobFactory
-from mlplatform.testing import wait_for
-from testbed.runtime import POD_LOG_LINES
+from testbed.kwok import POD_LOG_LINES
+from testbed.polling import wait_for
 
 HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "job-pods"}
 STOP_POLLING = 286
@@ -142,13 +142,6 @@ def test_a_restarted_pod_shows_why_it_last_ended():
 
 
 # --- on the testbed ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def engineer(transactional_db, django_user_model):
-    user = django_user_model.objects.create_user(username="mle", password="mle-pass-123")
-    NamespaceGrant.objects.create(user=user, namespace="default")
-    return user
 
 
 @pytest.fixture

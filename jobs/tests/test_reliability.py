@@ -20,7 +20,7 @@ from clusters.models import ControlPlaneHealth, MemberCluster
 from jobs import services, tasks
 from jobs.models import JobEvent, JobStatus, TrainingJob
 from jobs.tests.test_services import body
-from mlplatform.testing import wait_for
+from testbed.polling import wait_for
 
 
 def _age(job: TrainingJob, **fields_seconds: float) -> None:

@@ -69,7 +69,7 @@ class TestCreate:
         assert "member-cluster-2 needs 200 CPU, 128 free" in err.value.fields["resources"][0]
         assert not TrainingJob.objects.exists() and not JobEvent.objects.exists()
 
-    def test_staff_may_use_any_namespace(self, operator, fleet):
+    def test_operators_may_use_any_namespace(self, operator, fleet):
         assert services.job_create(user=operator, data=body(namespace="anything")).namespace == (
             "anything"
         )
@@ -188,7 +188,7 @@ class TestOnKarmada:
 
 def wait_deleted(job):
     """Finish a Deleting job's removal from Karmada (the delete task's loop, inline)."""
-    from mlplatform.testing import wait_for
+    from testbed.polling import wait_for
 
     def gone() -> bool:
         try:

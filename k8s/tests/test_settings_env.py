@@ -54,11 +54,27 @@ import mlplatform.settings  # noqa
 print(json.dumps(sorted(seen)))
 """
 
-HELPERS = {"envstr", "envbool", "envint", "envlist", "envduration", "getenv", "get"}
+HELPERS = {
+    "envstr",
+    "envbool",
+    "envint",
+    "envlist",
+    "envduration",
+    "envchoice",
+    "envrate",
+    "envheader",
+    "getenv",
+    "get",
+}
 
 
 def names_read_at_import(tmp_path) -> set[str]:
-    env = {"PATH": "/usr/bin:/bin", "MLPLATFORM_VAR_DIR": str(tmp_path / "var")}
+    # MLPLATFORM_LOCAL: without a SECRET_KEY the settings would (rightly) refuse to load.
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "MLPLATFORM_VAR_DIR": str(tmp_path / "var"),
+        "MLPLATFORM_LOCAL": "1",
+    }
     result = subprocess.run(
         [sys.executable, "-c", RECORD, str(REPO)], capture_output=True, text=True, env=env
     )

@@ -3,7 +3,13 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from mlplatform.env import database_config, envbool, envstr, libpq_to_url, parse_duration
+from mlplatform.env import (
+    database_config,
+    envbool,
+    envstr,
+    libpq_to_url,
+    parse_duration,
+)
 
 
 @pytest.mark.parametrize(
@@ -28,8 +34,40 @@ def test_the_originals_libpq_database_url_is_understood():
 
 def test_a_password_with_spaces_survives_the_libpq_form():
     url = libpq_to_url("host=db port=5433 user=u password='p w' dbname=x")
-    assert database_config(url, None)["PASSWORD"] == "p w"
-    assert database_config(url, None)["PORT"] == 5433
+    assert database_config(url)["PASSWORD"] == "p w"
+    assert database_config(url)["PORT"] == 5433
+
+
+def test_sqlite_is_used_only_when_asked_for(tmp_path):
+    config = database_config(f"sqlite:///{tmp_path}/db.sqlite3")
+    assert config["ENGINE"] == "django.db.backends.sqlite3"
+    assert config["NAME"] == f"{tmp_path}/db.sqlite3"
+    assert "journal_mode=WAL" in config["OPTIONS"]["init_command"]
+    assert database_config("postgres://u@db/x")["ENGINE"] == "django.db.backends.postgresql"
+
+
+def test_without_database_url_a_query_says_to_set_it():
+    from django.db import connections
+    from django.db.utils import ConnectionHandler
+
+    handler = ConnectionHandler({"default": database_config(None)})
+    try:
+        with pytest.raises(ImproperlyConfigured, match="DATABASE_URL is unset"):
+            handler["default"].cursor()
+    finally:
+        handler.close_all()
+    assert connections["default"].vendor == "postgresql"  # the suite's own is untouched
+
+
+def test_libpq_escapes_and_quotes_are_libpqs_own():
+    url = libpq_to_url(r"host=db user=u password='it\'s \\ ok' dbname=x")
+    assert database_config(url)["PASSWORD"] == "it's \\ ok"
+
+
+@pytest.mark.parametrize("dsn", ["host=db garbage", "host=db nosuchoption=1", "host='db"])
+def test_a_malformed_libpq_dsn_fails_loudly(dsn):
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_URL"):
+        database_config(dsn)
 
 
 def test_secrets_can_come_from_a_mounted_file(monkeypatch, tmp_path):
@@ -62,6 +100,7 @@ def test_operators_can_replace_a_built_in_image(tmp_path):
     env = {
         "PATH": "/usr/bin:/bin",
         "MLPLATFORM_VAR_DIR": str(tmp_path),
+        "MLPLATFORM_LOCAL": "1",
         "DEFAULT_IMAGE_XGBOOST": "registry.local/ml/xgboost:2.1",
     }
     code = "import mlplatform.settings as s; print(*map(s.DEFAULT_IMAGES.get, ['xgboost', 'jax']))"

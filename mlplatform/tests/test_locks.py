@@ -1,6 +1,8 @@
-"""The lock that keeps two status syncs from overlapping, on real Redis and on a file."""
+"""The lock that keeps two status syncs from overlapping, on real Redis."""
 
+import pytest
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from mlplatform.locks import try_lock
 
@@ -15,8 +17,7 @@ def test_a_second_sync_does_not_get_the_redis_lock_while_the_first_holds_it():
         assert again  # released
 
 
-def test_the_file_lock_serves_a_single_host_without_redis(settings, tmp_path):
+def test_without_redis_the_lock_says_what_is_missing(settings):
     settings.REDIS_URL = None
-    settings.VAR_DIR = tmp_path
-    with try_lock("test-sync", ttl=30) as first, try_lock("test-sync", ttl=30) as second:
-        assert first and not second
+    with pytest.raises(ImproperlyConfigured, match="REDIS_URL"), try_lock("test-sync", ttl=30):
+        pass

@@ -12,7 +12,7 @@ import time
 from django.conf import settings
 
 from mlplatform.logfilters import RoutineTaskFilter
-from mlplatform.testing import wait_for
+from testbed.polling import wait_for
 
 
 def _record(name: str, level: int, msg: str) -> logging.LogRecord:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
 from testbed.api import FAIL_LABEL, FAIL_VALUE, RUN_DURATION_ANNOTATION, Testbed, ensure_up
+from testbed.polling import wait_for
 
 pytestmark = pytest.mark.testbed
 
@@ -26,18 +26,8 @@ KUBEFLOW = "kubeflow.org"
 WAIT = 180  # seconds; a loaded 2-core machine can be slow, a healthy run takes ~10s
 
 
-def wait_until(what: str, check: Callable[[], Any], timeout: float = WAIT) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except ApiException as e:
-            last = e
-        if last and not isinstance(last, ApiException):
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last result: {last!r}")
+# Every wait in these tests: an API server briefly refusing counts as "not yet".
+POLL: dict[str, Any] = {"timeout": WAIT, "interval": 0.5, "retry_on": (ApiException,)}
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +55,10 @@ def namespace(karmada: client.ApiClient, members: dict[str, client.ApiClient]):
     core = client.CoreV1Api(karmada)
     core.create_namespace({"metadata": {"name": name}})
     for m, api in members.items():
-        wait_until(
-            f"namespace {name} in {m}", lambda api=api: client.CoreV1Api(api).read_namespace(name)
+        wait_for(
+            lambda api=api: client.CoreV1Api(api).read_namespace(name),
+            message=f"namespace {name} in {m}",
+            **POLL,
         )
     yield name
     core.delete_namespace(name)
@@ -259,7 +251,9 @@ class Job:
             conds = {c["type"]: c["status"] for c in rb.get("status", {}).get("conditions", [])}
             return rb if conds.get("Scheduled") == "True" and rb["spec"].get("clusters") else None
 
-        rb = wait_until(f"ResourceBinding of {self.kind} {self.name} Scheduled", scheduled)
+        rb = wait_for(
+            scheduled, message=f"ResourceBinding of {self.kind} {self.name} Scheduled", **POLL
+        )
         return rb
 
     def wait_condition(self, cond_type: str) -> dict:
@@ -270,12 +264,15 @@ class Job:
                 t if any(c["type"] == cond_type and c["status"] == "True" for c in conds) else None
             )
 
-        return wait_until(f"{self.kind} {self.name} in Karmada with condition {cond_type}", has)
+        return wait_for(
+            has, message=f"{self.kind} {self.name} in Karmada with condition {cond_type}", **POLL
+        )
 
     def wait_gone_from_member(self) -> None:
-        wait_until(
-            f"{self.kind} {self.name} removed from {self.cluster}",
+        wait_for(
             lambda: self.in_member(self.cluster) is None,
+            message=f"{self.kind} {self.name} removed from {self.cluster}",
+            **POLL,
         )
 
 
@@ -321,9 +318,11 @@ def test_xgboost_job_runs_in_the_chosen_member_and_succeeds(submit):
 
     rb = job.wait_scheduled()
     assert [c["name"] for c in rb["spec"]["clusters"]] == ["member-cluster-1"]
-    wait_until("XGBoostJob in member-cluster-1", lambda: job.in_member("member-cluster-1"))
+    wait_for(
+        lambda: job.in_member("member-cluster-1"), message="XGBoostJob in member-cluster-1", **POLL
+    )
     assert job.in_member("member-cluster-2") is None
-    pods = wait_until("XGBoost master pod", job.pods)
+    pods = wait_for(job.pods, message="XGBoost master pod", **POLL)
     assert [p.spec.containers[0].name for p in pods] == ["xgboost"]
     env = {e.name for e in pods[0].spec.containers[0].env}
     assert {"MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK"} <= env
@@ -351,9 +350,10 @@ def test_a_pod_labelled_to_fail_fails_the_job(submit):
     pod = job.pods()[0]
     assert pod.status.phase == "Failed"
     assert pod.status.container_statuses[0].state.terminated.exit_code == 1
-    wait_until(
-        "binding health Unhealthy",
+    wait_for(
         lambda: job.binding()["status"]["aggregatedStatus"][0].get("health") == "Unhealthy",
+        message="binding health Unhealthy",
+        **POLL,
     )
     job.delete()
     job.wait_gone_from_member()
@@ -368,7 +368,7 @@ def test_a_long_running_job_shows_running_and_deleting_it_removes_its_pods(submi
 
     job.delete()
     job.wait_gone_from_member()
-    wait_until("pods deleted", lambda: job.pods() == [])
+    wait_for(lambda: job.pods() == [], message="pods deleted", **POLL)
 
 
 def test_jax_job_status_is_aggregated(submit):
@@ -397,7 +397,11 @@ def test_mpi_job_launcher_runs_as_a_batch_job_and_succeeds(submit, members, name
     job = submit(mpi_job("mpi-ok"), "member-cluster-1")
 
     batch = client.BatchV1Api(members["member-cluster-1"])
-    wait_until("launcher Job", lambda: batch.read_namespaced_job("mpi-ok-launcher", namespace))
+    wait_for(
+        lambda: batch.read_namespaced_job("mpi-ok-launcher", namespace),
+        message="launcher Job",
+        **POLL,
+    )
     template = job.wait_condition("Succeeded")
     assert template["status"]["conditions"][-1]["type"] == "Succeeded"
     launcher = batch.read_namespaced_job("mpi-ok-launcher", namespace)

@@ -8,7 +8,8 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 
 from jobs.models import NamespaceGrant
 
@@ -29,6 +30,11 @@ class Command(BaseCommand):
             else:
                 self.stdout.write("an administrator already exists")
             return
+        try:
+            # A system namespace is refused before anything is created.
+            NamespaceGrant(namespace=namespace).clean()
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from None
         password = secrets.token_urlsafe(12)
         user = users.objects.create_superuser(username=username, password=password, email="")
         NamespaceGrant.objects.get_or_create(user=user, namespace=namespace)
