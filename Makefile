@@ -5,7 +5,7 @@ PYTEST_ARGS ?=
 TEST_DATABASE_URL ?= postgres://mlplatform:mlplatform@127.0.0.1:5432/mlplatform
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test venv services tools testbed-build testbed-up testbed-down testbed-status lint fmt bench deploy check-deploy clean
+.PHONY: run test test-faults venv services tools testbed-build testbed-up testbed-down testbed-status lint fmt bench deploy check-deploy clean
 
 venv: .venv/.installed
 .venv/.installed: requirements.txt requirements-dev.txt
@@ -28,6 +28,12 @@ ifeq ($(TEST_ENGINES),embedded)
 else
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
 endif
+
+## Inject faults into the platform in its production shape (own PostgreSQL, Redis, testbed)
+test-faults: venv
+	TESTBED_HOME=$${TESTBED_HOME_FAULTS:-$(CURDIR)/.testbed-faults} \
+	TESTBED_PORT_BASE=$${TESTBED_PORT_BASE_FAULTS:-24000} \
+	$(PY) -m pytest -c faults/pytest.ini faults $(PYTEST_ARGS)
 
 services:
 	TEST_ENGINES=$(TEST_ENGINES) scripts/test-services.sh

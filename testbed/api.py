@@ -5,6 +5,9 @@
     tb.karmada_kubeconfig          # Path to .testbed/kubeconfig/karmada.yaml
     tb.member_kubeconfig("member-cluster-1")
     tb.members                     # ["member-cluster-1", "member-cluster-2"]
+    tb.kube("member-cluster-1")    # REST access as the testbed admin (testbed.kube.Kube)
+    tb.pid("karmada-apiserver")    # live pid of one process, for tests that signal it
+    tb.restart("member-cluster-1-mpi-operator")   # start one process again
 
 The testbed's processes are detached: they outlive the test session, so the next
 session reuses them in about a second. `python testbed/testbed.py down` stops them.
@@ -16,7 +19,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import runtime
+from . import procs, runtime
+from .kube import Kube
 
 FAIL_LABEL = runtime.FAIL_LABEL
 FAIL_VALUE = "fail"
@@ -41,6 +45,53 @@ class Testbed:
     def env(self) -> dict[str, str]:
         """Environment for the platform: where its Karmada kubeconfig is."""
         return {"KARMADA_KUBECONFIG_PATH": str(self.karmada_kubeconfig)}
+
+    def kube(self, cluster: str) -> Kube:
+        """REST access to "karmada" or a member's apiserver as the testbed admin (client
+        certificate); close() it when done."""
+        lay = runtime.current_layout(self.home)
+        if lay is None:
+            raise RuntimeError(f"no running testbed in {self.home}")
+        return lay.kube(cluster)
+
+    def pid(self, process: str) -> int:
+        """The pid of one running testbed process, named as `testbed.py status` names it
+        (e.g. "karmada-apiserver", "member-cluster-1-apiserver"), for tests that inject
+        faults by signalling it. Checked against the pidfile's start time, so a reused pid
+        is never returned."""
+        info = procs.read_pidfile(self.home, process)
+        if not info or not procs.alive(self.home, process):
+            raise RuntimeError(
+                f"testbed process {process} is not running; see {self.home}/logs/{process}.log"
+            )
+        return int(info["pid"])
+
+    def stopped_processes(self) -> list[str]:
+        """Processes of this testbed that are not running (e.g. mpi-operator, which exits
+        when it cannot renew its lease while a fault test has its apiserver stopped)."""
+        lay = runtime.current_layout(self.home)
+        if lay is None:
+            raise RuntimeError(f"no running testbed in {self.home}")
+        return [p.name for p in runtime.processes(lay) if not procs.alive(self.home, p.name)]
+
+    def restart(self, process: str) -> None:
+        """Start one testbed process again with its usual command line, stopping it first
+        if it still runs; does not wait for it to be healthy (see healthy())."""
+        lay = runtime.current_layout(self.home)
+        if lay is None:
+            raise RuntimeError(f"no running testbed in {self.home}")
+        plist = {p.name: p for p in runtime.processes(lay)}
+        if process not in plist:
+            raise KeyError(f"unknown testbed process {process!r}; processes are {list(plist)}")
+        info = procs.read_pidfile(self.home, process)
+        if info and procs.alive(self.home, process):
+            procs.stop_pids([info["pid"]])
+        proc = plist[process]
+        procs.start(process, proc.argv, home=self.home, env=proc.env)
+
+    def healthy(self) -> tuple[bool, list[str]]:
+        """(healthy, problems): every process up, Karmada ready, every Cluster Ready."""
+        return runtime.health_report(self.home)
 
 
 def _testbed(lay: runtime.Layout) -> Testbed:
