@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import random
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
 
 from celery import shared_task
 from django.conf import settings
@@ -28,6 +30,16 @@ def _backoff(retries: int) -> float:
     return min(60.0, 2.0**retries) * random.uniform(0.5, 1.0)
 
 
+def _retry_later(task: Any, exc: ClusterError, record: Callable[[str, datetime], None]) -> NoReturn:
+    """Schedule the task's next attempt with backoff, and let the job say when it is."""
+    countdown = _backoff(task.request.retries)
+    record(
+        f"Attempt {task.request.retries + 1} failed: {exc.message}",
+        timezone.now() + timedelta(seconds=countdown),
+    )
+    raise task.retry(exc=exc, countdown=countdown) from exc
+
+
 @shared_task(bind=True, max_retries=None, ignore_result=True)
 def job_submit_task(self, job_id: str, token: str | None = None) -> str:
     try:
@@ -39,14 +51,13 @@ def job_submit_task(self, job_id: str, token: str | None = None) -> str:
             log.warning("job %s: giving up submitting after %d attempts: %s", job_id, attempt, exc)
             services.job_submit_gave_up(job_id=job_id, message=exc.message, token=token)
             return "gave-up"
-        countdown = _backoff(self.request.retries)
-        services.job_submit_retry_scheduled(
-            job_id=job_id,
-            token=token,
-            message=f"Attempt {attempt} failed: {exc.message}",
-            at=timezone.now() + timedelta(seconds=countdown),
+        _retry_later(
+            self,
+            exc,
+            lambda message, at: services.job_submit_retry_scheduled(
+                job_id=job_id, token=token, message=message, at=at
+            ),
         )
-        raise self.retry(exc=exc, countdown=countdown) from exc
     except Exception as exc:
         log.exception("job %s: internal error while submitting", job_id)
         services.job_task_crashed(job_id=job_id, action="submitting", exc=exc)
@@ -71,13 +82,13 @@ def job_delete_task(self, job_id: str) -> str:
                 at=timezone.now() + timedelta(seconds=settings.JOB_PENDING_RESUBMIT_AFTER),
             )
             return "gave-up"
-        countdown = _backoff(self.request.retries)
-        services.job_delete_retry_scheduled(
-            job_id=job_id,
-            message=f"Attempt {attempt} failed: {exc.message}",
-            at=timezone.now() + timedelta(seconds=countdown),
+        _retry_later(
+            self,
+            exc,
+            lambda message, at: services.job_delete_retry_scheduled(
+                job_id=job_id, message=message, at=at
+            ),
         )
-        raise self.retry(exc=exc, countdown=countdown) from exc
     except Exception as exc:
         log.exception("job %s: internal error while deleting", job_id)
         services.job_task_crashed(job_id=job_id, action="deleting", exc=exc)
