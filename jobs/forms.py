@@ -182,9 +182,20 @@ def param_field(param: Any) -> forms.Field:
         field = forms.ChoiceField(choices=choices, **common)
     else:
         field = forms.CharField(widget=forms.TextInput(attrs=attrs), **common)
-    field.param = param  # type: ignore[attr-defined]
-    field.describe = describe(param)  # type: ignore[attr-defined]
-    field.is_required_param = bool(getattr(param, "required", False))  # type: ignore[attr-defined]
+    # Extra attributes the templates and ``JobForm._is_optional`` read off the field; Django's
+    # field classes declare none of them.
+    field.param = param  # type: ignore[union-attr]
+    field.describe = describe(param)  # type: ignore[union-attr]
+    field.is_required_param = bool(getattr(param, "required", False))  # type: ignore[union-attr]
+    return field
+
+
+def _choice_field(form: forms.Form, name: str) -> forms.ChoiceField:
+    """``form.fields[name]`` as the choice field it was declared as: ``Form.fields`` holds
+    copies of the declared fields but is typed as plain ``Field``s, which have no choices."""
+    field = form.fields[name]
+    if not isinstance(field, forms.ChoiceField):
+        raise TypeError(f"{type(form).__name__}.{name} is not a ChoiceField")
     return field
 
 
@@ -252,7 +263,7 @@ class JobForm(forms.Form):
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
-        self.fields["framework"].choices = request_choices(
+        _choice_field(self, "framework").choices = request_choices(
             "framework", {f.name: f.label for f in FRAMEWORKS.values()}
         )
         for name, value in RESOURCE_INITIAL.items():
@@ -281,10 +292,12 @@ class JobForm(forms.Form):
 
         clusters: QuerySet[MemberCluster] = cluster_list()
         self.clusters = list(clusters)
-        self.fields["target_clusters"].choices = [(c.name, c.name) for c in self.clusters]
+        _choice_field(self, "target_clusters").choices = [(c.name, c.name) for c in self.clusters]
 
-        self.framework = self._selected_framework()
-        self.fields["framework"].initial = self.framework
+        # The chosen framework's name, kept apart from the declared field ``framework``
+        # (which is also what ``form.framework`` means in a template: the bound field).
+        self.selected_framework = self._selected_framework()
+        self.fields["framework"].initial = self.selected_framework
         # Switching framework swaps only the hyperparameter fieldset; the rest stays typed.
         self.fields["framework"].widget.attrs.update(
             {
@@ -296,7 +309,7 @@ class JobForm(forms.Form):
             }
         )
         self.hp_names: list[str] = []
-        for param in framework_params(self.framework):
+        for param in framework_params(self.selected_framework):
             self.fields[HP_PREFIX + param.name] = param_field(param)
             self.hp_names.append(param.name)
 
@@ -336,17 +349,17 @@ class JobForm(forms.Form):
 
     @property
     def framework_label(self) -> str:
-        return get_framework(self.framework).label
+        return get_framework(self.selected_framework).label
 
     @property
     def replica_layout(self) -> str:
         """How the framework turns instances into replicas, next to the instance count."""
-        layout = getattr(get_framework(self.framework), "layout", "")
+        layout = getattr(get_framework(self.selected_framework), "layout", "")
         return REPLICA_LAYOUTS.get(layout, "")
 
     @property
     def builtin_image(self) -> str:
-        return settings.DEFAULT_IMAGES.get(self.framework, "")
+        return settings.DEFAULT_IMAGES.get(self.selected_framework, "")
 
     @property
     def cluster_options(self) -> list[dict[str, Any]]:
@@ -448,7 +461,7 @@ class JobForm(forms.Form):
 
     def add_spec_errors(self, error: SpecError) -> None:
         """Show each refused path next to its input; anything without one goes on top."""
-        hp_root = f"hyperparameters.{self.framework}."
+        hp_root = f"hyperparameters.{self.selected_framework}."
         # The same bounded view the API answers with: a hostile POST gets a short page too.
         message, fields = error.bounded()
         for path, reasons in fields.items():
@@ -489,12 +502,15 @@ class JobFilterForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, namespaces: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["status"].choices = [("", "Any status"), *JobStatus.choices]
-        self.fields["framework"].choices = [
+        _choice_field(self, "status").choices = [("", "Any status"), *JobStatus.choices]
+        _choice_field(self, "framework").choices = [
             ("", "Any framework"),
             *[(f.name, f.label) for f in FRAMEWORKS.values()],
         ]
-        self.fields["namespace"].choices = [("", "Any namespace"), *[(n, n) for n in namespaces]]
+        _choice_field(self, "namespace").choices = [
+            ("", "Any namespace"),
+            *[(n, n) for n in namespaces],
+        ]
 
     def filters(self) -> dict[str, str]:
         """Valid filters only: an unknown value is ignored rather than listing nothing."""

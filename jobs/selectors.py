@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import User as AuthUser
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
@@ -16,7 +17,8 @@ from jobs.exceptions import PodNotFound
 from jobs.models import JobEvent, JobStatus, NamespaceGrant, TrainingJob
 from jobs.roles import is_platform_operator
 
-User = AbstractBaseUser | AnonymousUser
+# Django's own user model (the project sets no other): its groups carry namespace grants.
+User = AuthUser | AnonymousUser
 
 ORDERING_FIELDS = {
     "createdAt": "created_at",
@@ -189,7 +191,7 @@ def _pod_view(pod: dict[str, Any]) -> PodView:
         replica_index = None
 
     container = _main_container(meta, spec)
-    cstatus = next(
+    cstatus: dict[str, Any] = next(
         (c for c in status.get("containerStatuses") or [] if c.get("name") == container), {}
     )
     state = cstatus.get("state") or {}

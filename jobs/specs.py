@@ -35,7 +35,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from jobs.exceptions import SpecError
 from jobs.frameworks import FRAMEWORKS, Resources, get_framework
@@ -96,6 +96,17 @@ RESERVED_LABEL_PREFIXES = ("mlplatform.io", "app.kubernetes.io", "training.kubef
 RESERVED_LABEL_DOMAINS = ("kubernetes.io", "k8s.io", "karmada.io")
 
 JsonType = Literal["string", "integer", "number", "array", "object"]
+
+_T = TypeVar("_T")
+
+
+def _declared(value: _T | None) -> _T:
+    """A limit or sub-field of ``REQUEST`` that the validator relies on. ``Field`` leaves
+    each one optional because most fields have none; the fields checked with this always
+    declare it, so a None here is a bug in the table, not in the request."""
+    if value is None:
+        raise AssertionError("REQUEST lacks a limit the validator relies on")
+    return value
 
 
 @dataclass(frozen=True)
@@ -655,7 +666,7 @@ def _job_name(body: _Reader) -> str | None:
         body.missing("jobName")
         return None
     spec = body.spec.properties["jobName"]
-    if len(name) > spec.max_length:
+    if len(name) > _declared(spec.max_length):
         body.errors.add("jobName", f"Must be at most {spec.max_length} characters.")
     if spec.regex is not None and not spec.regex.fullmatch(name):
         body.errors.add(
@@ -708,7 +719,7 @@ def _algorithm(body: _Reader) -> dict[str, Any]:
         result["ok"] = False
     result["source"] = source or "default"
     name = alg.string("algorithmName")
-    if name is not None and len(name) > fields["algorithmName"].max_length:
+    if name is not None and len(name) > _declared(fields["algorithmName"].max_length):
         alg.errors.add(
             "algorithm.algorithmName",
             f"Must be at most {fields['algorithmName'].max_length} characters.",
@@ -743,12 +754,12 @@ def _algorithm(body: _Reader) -> dict[str, Any]:
             alg.errors.add("algorithm.command", "Only for source 'custom'.")
         elif not isinstance(command, list):
             alg.wrong_type("command", "an array of strings")
-        elif len(command) < spec.min_items:
+        elif len(command) < _declared(spec.min_items):
             alg.errors.add(
                 "algorithm.command",
                 "Must not be empty; leave it out to use the image's entrypoint.",
             )
-        elif len(command) > spec.max_items:
+        elif len(command) > _declared(spec.max_items):
             alg.errors.add("algorithm.command", f"At most {spec.max_items} items.")
         else:
             for i, item in enumerate(command):
@@ -897,7 +908,8 @@ def _target_clusters(body: _Reader) -> list[str]:
         body.wrong_type("targetClusters", "an array of cluster names")
         return []
     spec = body.spec.properties["targetClusters"]
-    if len(value) > spec.max_items:
+    item_spec = _declared(spec.items)
+    if len(value) > _declared(spec.max_items):
         # Refused whole, before any item is looked at: the cost stays independent of size.
         body.errors.add("targetClusters", f"At most {spec.max_items} clusters. Got {len(value)}.")
         return []
@@ -907,7 +919,7 @@ def _target_clusters(body: _Reader) -> list[str]:
         path = f"targetClusters.{i}"
         if not isinstance(item, str):
             body.errors.add(path, f"Expected a string, got {json_type(item)}.")
-        elif not spec.items.matches(item):
+        elif not item_spec.matches(item):
             body.errors.add(
                 path, f"'{_shown(item)}' is not a valid cluster name (lower-case DNS name)."
             )
@@ -966,7 +978,8 @@ def _labels(body: _Reader) -> dict[str, str]:
         body.wrong_type("labels", "an object of string values")
         return {}
     spec = body.spec.properties["labels"]
-    if len(value) > spec.max_properties:
+    value_spec = _declared(spec.values)
+    if len(value) > _declared(spec.max_properties):
         # Refused whole, before any label is looked at.
         body.errors.add("labels", f"At most {spec.max_properties} labels. Got {len(value)}.")
         return {}
@@ -980,10 +993,10 @@ def _labels(body: _Reader) -> dict[str, str]:
         if not isinstance(val, str):
             body.errors.add(path, f"Expected a string, got {json_type(val)}.")
             continue
-        if not spec.values.matches(val):
+        if not value_spec.matches(val):
             body.errors.add(
                 path,
-                f"Values are at most {spec.values.max_length} characters: letters, digits, "
+                f"Values are at most {value_spec.max_length} characters: letters, digits, "
                 "'-', '_' and '.', starting and ending with a letter or digit (or empty).",
             )
             continue

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
 
 from clusters.client import ClusterError
 from jobs import services
@@ -39,7 +40,14 @@ PAGE_SIZE = 25
 STOP_POLLING = 286  # htmx cancels an `every` trigger on this status
 
 
-def _fragment_request(request: HttpRequest) -> bool:
+class HtmxHttpRequest(HttpRequest):
+    """What these views receive: ``HtmxMiddleware`` (always installed) sets ``htmx`` on
+    every request. For type hints only; Django still passes its own request class."""
+
+    htmx: HtmxDetails
+
+
+def _fragment_request(request: HtmxHttpRequest) -> bool:
     """An HTMX request that wants a fragment (a history restore wants the whole page)."""
     return bool(request.htmx) and not request.htmx.history_restore_request
 
@@ -50,7 +58,7 @@ def _vary(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def _job_or_404(request: HttpRequest, pk: uuid.UUID) -> TrainingJob:
+def _job_or_404(request: HtmxHttpRequest, pk: uuid.UUID) -> TrainingJob:
     try:
         return job_get(user=request.user, job_id=pk)
     except TrainingJob.DoesNotExist:
@@ -66,7 +74,7 @@ def _list_namespaces(user: Any) -> list[str]:
 
 
 @require_GET
-def job_list_view(request: HttpRequest) -> HttpResponse:
+def job_list_view(request: HtmxHttpRequest) -> HttpResponse:
     filter_form = JobFilterForm(
         request.GET, user=request.user, namespaces=_list_namespaces(request.user)
     )
@@ -110,7 +118,7 @@ def job_list_view(request: HttpRequest) -> HttpResponse:
 # --- create -----------------------------------------------------------------------------
 
 
-def _initial_from_query(request: HttpRequest) -> dict[str, Any]:
+def _initial_from_query(request: HtmxHttpRequest) -> dict[str, Any]:
     """Prefill from the query string: lets `?framework=pytorch` links, and the no-JavaScript
     "Update hyperparameters" button, carry what was typed. Hyperparameters are left to the
     chosen framework's defaults."""
@@ -124,7 +132,7 @@ def _initial_from_query(request: HttpRequest) -> dict[str, Any]:
 
 
 @require_http_methods(["GET", "POST"])
-def job_create_view(request: HttpRequest) -> HttpResponse:
+def job_create_view(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = JobForm(request.POST, user=request.user)
         if form.is_valid():
@@ -145,7 +153,7 @@ def job_create_view(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def job_hyperparameters_view(request: HttpRequest) -> HttpResponse:
+def job_hyperparameters_view(request: HtmxHttpRequest) -> HttpResponse:
     """The hyperparameter fieldset for the framework chosen in the form, with its defaults."""
     form = JobForm(initial={"framework": request.GET.get("framework")}, user=request.user)
     return render(request, "jobs/_hyperparameters.html", {"form": form, "oob": True})
@@ -193,7 +201,7 @@ def _version(jobs: list[TrainingJob]) -> str:
 
 
 @require_GET
-def job_detail_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+def job_detail_view(request: HtmxHttpRequest, pk: uuid.UUID) -> HttpResponse:
     job = _job_or_404(request, pk)
     context = {
         "job": job,
@@ -219,7 +227,7 @@ def job_detail_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 
 @require_GET
-def job_status_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+def job_status_view(request: HtmxHttpRequest, pk: uuid.UUID) -> HttpResponse:
     """The status badge alone: a cheap fragment to poll or embed."""
     job = _job_or_404(request, pk)
     response = render(request, "jobs/_status_badge.html", {"job": job, "poll": True})
@@ -234,7 +242,7 @@ DEFAULT_TAIL_LINES = 500
 TAIL_CHOICES = (100, 500, 2000, MAX_TAIL_LINES)
 
 
-def _tail_lines(request: HttpRequest) -> int:
+def _tail_lines(request: HtmxHttpRequest) -> int:
     # A bad value is a typo in a URL, not worth an error page: fall back to the default.
     try:
         lines = int(request.GET.get("tailLines", DEFAULT_TAIL_LINES))
@@ -244,7 +252,7 @@ def _tail_lines(request: HttpRequest) -> int:
 
 
 @require_GET
-def job_pods_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+def job_pods_view(request: HtmxHttpRequest, pk: uuid.UUID) -> HttpResponse:
     """The job's pods, read live from its member cluster. Polled every 5 s while the job can
     change; a cluster that does not answer is shown in place of the table, not as a 500."""
     job = _job_or_404(request, pk)
@@ -273,7 +281,7 @@ def job_pods_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 
 @require_GET
-def job_pod_log_view(request: HttpRequest, pk: uuid.UUID, pod: str) -> HttpResponse:
+def job_pod_log_view(request: HtmxHttpRequest, pk: uuid.UUID, pod: str) -> HttpResponse:
     """The tail of one pod's main container log; only pods of this job (else 404)."""
     job = _job_or_404(request, pk)
     tail_lines = _tail_lines(request)
@@ -306,7 +314,7 @@ def job_pod_log_view(request: HttpRequest, pk: uuid.UUID, pod: str) -> HttpRespo
 # --- actions ----------------------------------------------------------------------------
 
 
-def _back_to_detail(request: HttpRequest, job: TrainingJob) -> HttpResponse:
+def _back_to_detail(request: HtmxHttpRequest, job: TrainingJob) -> HttpResponse:
     url = reverse("jobs:detail", args=[job.pk])
     if request.htmx:
         return HttpResponseClientRedirect(url)
@@ -314,7 +322,7 @@ def _back_to_detail(request: HttpRequest, job: TrainingJob) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def job_delete_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+def job_delete_view(request: HtmxHttpRequest, pk: uuid.UUID) -> HttpResponse:
     job = _job_or_404(request, pk)
     if request.method == "GET":
         return render(request, "jobs/confirm_delete.html", {"job": job})
@@ -328,7 +336,7 @@ def job_delete_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 
 @require_POST
-def job_resubmit_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+def job_resubmit_view(request: HtmxHttpRequest, pk: uuid.UUID) -> HttpResponse:
     job = _job_or_404(request, pk)
     try:
         services.job_resubmit(job=job, user=request.user)

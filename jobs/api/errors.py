@@ -29,7 +29,8 @@ Fields = dict[str, list[str]]
 class ApiError(exceptions.APIException):
     """An error the API raises itself, already in our terms (message + fields)."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    # Any status, not just this default: raises pass their own (404, 413).
+    status_code: int = status.HTTP_400_BAD_REQUEST
     default_detail = "The request is invalid."
 
     def __init__(
@@ -89,17 +90,21 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
         message, fields = _from_validation_detail(exc.detail)
     elif isinstance(exc, exceptions.APIException):
         code = exc.status_code
-        message = _text(exc.detail) or exc.default_detail
+        # str() is what the body below makes of it anyway.
+        message = _text(exc.detail) or str(exc.default_detail)
         fields = {}
         if isinstance(exc, exceptions.ParseError):
             # DRF's own wording ("JSON parse error - Expecting value: line 1 column 1") is
             # precise but does not say what to fix.
             message = f"The request body is not valid JSON ({message})."
         # DRF's handle_exception puts the scheme on auth errors; keep it so 401 stays a 401.
-        if getattr(exc, "auth_header", None):
-            headers["WWW-Authenticate"] = exc.auth_header
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait))
+        # Only some subclasses carry these (NotAuthenticated/AuthenticationFailed, Throttled).
+        auth_header = getattr(exc, "auth_header", None)
+        if auth_header:
+            headers["WWW-Authenticate"] = auth_header
+        wait = getattr(exc, "wait", None)
+        if wait:
+            headers["Retry-After"] = str(int(wait))
     else:
         return None
 
@@ -153,7 +158,7 @@ def _wants_json(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
-def page_not_found(request: HttpRequest, exception: Exception | None = None):
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """handler404: unknown /api/ URLs answer in the API's shape; pages keep Django's page."""
     if _wants_json(request):
         return JsonResponse(error_body("Not found."), status=404)
@@ -162,10 +167,11 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None):
     return default(request, exception)
 
 
-def server_error(request: HttpRequest):
+def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: even a bug answers /api/ clients in the API's shape; a database that is
     down (seen outside the API views too: sessions, the login check) answers 503."""
     if isinstance(sys.exc_info()[1], DATABASE_DOWN):
+        response: HttpResponse
         if _wants_json(request):
             response = JsonResponse(error_body(DATABASE_DOWN_MESSAGE), status=503)
         else:

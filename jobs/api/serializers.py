@@ -9,7 +9,7 @@ request's OpenAPI components are generated from it here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.plumbing import ResolvedComponent, build_choice_field
@@ -28,7 +28,11 @@ class AlgorithmOutputSerializer(serializers.Serializer):
     refuses ``image`` for a built-in algorithm and an empty ``command``, so those come back
     as null (the built-in image a job runs is in its detail's ``manifests``)."""
 
-    source = serializers.ChoiceField(choices=AlgorithmSource.choices, source="algorithm_source")
+    # The wire name clashes with ``Field.source`` only in the stubs: DRF's serializer
+    # metaclass takes declared fields off the class, so nothing is shadowed at runtime.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=AlgorithmSource.choices, source="algorithm_source"
+    )
     algorithmName = serializers.CharField(source="algorithm_name")
     framework = serializers.ChoiceField(choices=Framework.choices)
     image = serializers.SerializerMethodField(help_text="The custom image; null when built-in.")
@@ -148,7 +152,10 @@ class JobDetailOutputSerializer(JobOutputSerializer):
 
     @extend_schema_field(JobEventOutputSerializer(many=True))
     def get_events(self, job: TrainingJob) -> list[dict[str, Any]]:
-        return JobEventOutputSerializer(selectors.job_events(job=job), many=True).data
+        # many=True makes a ListSerializer, whose data is a list of dicts; the stubs type the
+        # constructor as the plain serializer and its data as one dict.
+        events = JobEventOutputSerializer(selectors.job_events(job=job), many=True).data
+        return cast(list[dict[str, Any]], events)
 
 
 # --- request (schema only) --------------------------------------------------------------
@@ -201,7 +208,9 @@ def _share_framework_enum(prop: dict[str, Any]) -> None:
 
 class ErrorDetailSerializer(serializers.Serializer):
     message = serializers.CharField()
-    fields = serializers.DictField(
+    # As ``AlgorithmOutputSerializer.source``: the metaclass takes the declared field off the
+    # class, so ``Serializer.fields`` is not shadowed at runtime.
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Dotted camelCase path of the request field (or query parameter) → reasons.",
     )
