@@ -155,10 +155,10 @@ def cluster_inventory_sync(*, budget: float | None = None) -> int:
 
 
 def control_plane_report(*, reachable: bool, message: str = "") -> bool:
-    """Record whether Karmada answered the last sync; True when that changed from what was
+    """Record whether Karmada answered the last sync, and what it could not serve even when
+    it answered (``message``: a kind it did not list); True when that changed from what was
     known (the caller logs the change once, rather than a line every second of an outage)."""
     now = timezone.now()
-    message = "" if reachable else message
     # The common case, nothing changed, costs one UPDATE.
     if ControlPlaneHealth.objects.filter(pk=1, reachable=reachable, message=message).update(
         checked_at=now
@@ -168,7 +168,7 @@ def control_plane_report(*, reachable: bool, message: str = "") -> bool:
         pk=1, defaults={"reachable": reachable, "message": message, "since": now}
     )
     if created:
-        return not reachable
+        return not reachable or bool(message)
     fields: dict[str, Any] = {"checked_at": now, "reachable": reachable, "message": message}
     if row.reachable != reachable:
         fields["since"] = now

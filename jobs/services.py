@@ -615,8 +615,12 @@ def job_status_sync() -> int:
         if control_plane_report(reachable=False, message=exc.message):
             log.warning("status sync: Karmada is not answering: %s", exc.message)
         raise
-    if control_plane_report(reachable=True):
-        log.warning("status sync: Karmada answers again")
+    problem = "; ".join(f"{why}." for why in unlisted.values())
+    if control_plane_report(reachable=True, message=problem):
+        if problem:
+            log.warning("status sync: %s", problem)
+        else:
+            log.warning("status sync: Karmada answers and serves every kind again")
     unready = unready_clusters()
     changed = 0
     checks_left = _MISSING_CHECKS_PER_PASS

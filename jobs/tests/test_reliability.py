@@ -259,6 +259,13 @@ class TestSyncOnKarmada:
             assert "does not serve XGBoostJob" in job.status_message
             assert "not a job failure" in job.status_message
             assert not JobEvent.objects.filter(job=job, to_status=JobStatus.FAILED).exists()
+            health = ControlPlaneHealth.objects.get()
+            assert health.reachable and "does not serve XGBoostJob" in health.message
+            from django.test import Client
+
+            page = Client()
+            page.force_login(alice)
+            assert b"does not serve XGBoostJob" in page.get("/clusters/").content
             monkeypatch.undo()
             # Served again: the real status comes back.
             wait_for(
@@ -269,6 +276,7 @@ class TestSyncOnKarmada:
                 timeout=30,
                 message="status read again once the kind is served",
             )
+            assert ControlPlaneHealth.objects.get().message == ""
         finally:
             self._cleanup(live, job)
 
