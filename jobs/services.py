@@ -554,6 +554,8 @@ def sync_lock_ttl() -> float:
     return settings.JOB_SYNC_BUDGET + one_request + 5.0
 
 
+# What the sync reads of every active job each second. Not the manifests (kilobytes each):
+# the few jobs whose workload must be confirmed missing load theirs on first access.
 _ACTIVE_FIELDS = (
     "id",
     "framework",
@@ -563,7 +565,6 @@ _ACTIVE_FIELDS = (
     "cluster",
     "k8s_name",
     "namespace",
-    "manifests",
     "submitted_at",
     "started_at",
     "finished_at",
