@@ -18,6 +18,15 @@ class Proc:
     health: str | None = None
 
 
+# Client rate limits of the controllers that carry a burst of jobs. Their defaults (20 to 40
+# requests per second, some with one worker) were set for clusters where many controllers
+# share one API server; here each carries a whole burst alone, and a job takes about ten
+# requests per controller, so the defaults made them the pipeline's bottleneck. See
+# testbed/README.md, "Tuning", for each flag and why.
+API_QPS = "300"
+API_BURST = "600"
+
+
 def _https_health(port: int, path: str = "/healthz") -> str:
     return f"https://127.0.0.1:{port}{path}"
 
@@ -112,6 +121,8 @@ def processes(lay: Layout) -> list[Proc]:
                 f"--root-ca-file={pk / 'ca.crt'}",
                 "--use-service-account-credentials=false",
                 "--profiling=false",
+                f"--kube-api-qps={API_QPS}",
+                f"--kube-api-burst={API_BURST}",
                 *extra,
             ],
             health=_https_health(port),
@@ -190,6 +201,14 @@ def processes(lay: Layout) -> list[Proc]:
                 f"--metrics-bind-address=127.0.0.1:{p['karmada-controller-manager-metrics']}",
                 f"--health-probe-bind-address=127.0.0.1:{p['karmada-controller-manager-health']}",
                 "--cluster-status-update-frequency=5s",
+                f"--kube-api-qps={API_QPS}",
+                f"--kube-api-burst={API_BURST}",
+                f"--cluster-api-qps={API_QPS}",
+                f"--cluster-api-burst={API_BURST}",
+                # Templates, bindings and Works of a burst are independent objects.
+                "--concurrent-resource-template-syncs=10",
+                "--concurrent-resourcebinding-syncs=10",
+                "--concurrent-work-syncs=10",
             ],
             health=_http_health(p["karmada-controller-manager-health"]),
         )
@@ -203,6 +222,8 @@ def processes(lay: Layout) -> list[Proc]:
                 "--leader-elect=false",
                 f"--metrics-bind-address=127.0.0.1:{p['karmada-scheduler-metrics']}",
                 f"--health-probe-bind-address=127.0.0.1:{p['karmada-scheduler-health']}",
+                f"--kube-api-qps={API_QPS}",
+                f"--kube-api-burst={API_BURST}",
             ],
             health=_http_health(p["karmada-scheduler-health"]),
         )
@@ -258,14 +279,14 @@ def processes(lay: Layout) -> list[Proc]:
                 f"{member}-kube-scheduler",
                 [
                     binary("kubernetes", "kube-scheduler"),
-                    f"--kubeconfig={kc}",
+                    # Client rate limit and leader election: see kube_scheduler_config.
+                    f"--config={lay.home / 'kube-scheduler' / f'{member}.yaml'}",
                     f"--authentication-kubeconfig={kc}",
                     f"--authorization-kubeconfig={kc}",
                     "--bind-address=127.0.0.1",
                     f"--secure-port={sched_port}",
                     f"--tls-cert-file={pk / 'server.crt'}",
                     f"--tls-private-key-file={pk / 'server.key'}",
-                    "--leader-elect=false",
                     "--profiling=false",
                 ],
                 health=_https_health(sched_port),
@@ -305,6 +326,10 @@ def processes(lay: Layout) -> list[Proc]:
                     f"--webhook-server-port={p[f'{member}-training-operator-webhook']}",
                     *[f"--enable-scheme={s}" for s in KUBEFLOW_SCHEMES],
                     "--zap-log-level=info",
+                    # One worker (the default) reconciled about 4 jobs a second.
+                    "--controller-threads=8",
+                    f"--kube-api-qps={API_QPS}",
+                    f"--kube-api-burst={API_BURST}",
                 ],
                 env={
                     "KUBECONFIG": str(kc),
@@ -324,12 +349,31 @@ def processes(lay: Layout) -> list[Proc]:
                     f"--kubeConfig={kc}",
                     "--lock-namespace=mpi-operator",
                     "--monitoring-port=0",
+                    "--threadiness=4",
+                    f"--kube-api-qps={API_QPS}",
+                    f"--kube-api-burst={API_BURST}",
                 ],
                 env={"MPI_OPERATOR_HEALTH_PORT": str(p[f"{member}-mpi-operator-health"])},
                 health=_http_health(p[f"{member}-mpi-operator-health"]),
             )
         )
     return out
+
+
+def kube_scheduler_config(lay: Layout, member: str) -> dict:
+    """kube-scheduler takes its client's rate limit only from a configuration file (its
+    --kube-api-qps flag is ignored once --config is given, and --config is the only way to
+    set it); the kubeconfig and leader election then live here too."""
+    return {
+        "apiVersion": "kubescheduler.config.k8s.io/v1",
+        "kind": "KubeSchedulerConfiguration",
+        "clientConnection": {
+            "kubeconfig": str(lay.kubeconfig(member)),
+            "qps": int(API_QPS),
+            "burst": int(API_BURST),
+        },
+        "leaderElection": {"leaderElect": False},
+    }
 
 
 def process_names() -> list[str]:

@@ -52,6 +52,15 @@ def kwok_config(lay: Layout) -> list[dict]:
             "spec": {"selector": {}, "logs": [{"logsFile": str(lay.home / "kwok" / "pod.log")}]},
         }
     )
+    # kwok plays 4 pod stages at a time by default; a burst of a thousand pods queued behind
+    # that (each stage change is one status write) while the API servers idled.
+    stages.append(
+        {
+            "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+            "kind": "KwokConfiguration",
+            "options": {"podPlayStageParallelism": 16},
+        }
+    )
     return stages
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from . import pki, procs
 from .binaries import binaries_ready, build
-from .components import Proc, process_names, processes
+from .components import Proc, kube_scheduler_config, process_names, processes
 from .config import (
     CACHE,
     DEFAULT_POD_RUN_SECONDS,
@@ -95,6 +95,11 @@ def prepare_files(lay: Layout) -> None:
     for cluster in ["karmada", *MEMBERS]:
         write_kubeconfig(lay, cluster)
     write_kwok_config(lay)
+    (lay.home / "kube-scheduler").mkdir(parents=True, exist_ok=True)
+    for member in MEMBERS:
+        (lay.home / "kube-scheduler" / f"{member}.yaml").write_text(
+            json.dumps(kube_scheduler_config(lay, member), indent=2)
+        )
 
     for member in MEMBERS:
         certs = (
