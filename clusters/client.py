@@ -52,6 +52,46 @@ class ClusterError(Exception):
         self.status = status
 
 
+class ResourceVersionGone(ClusterError):
+    """A watch asked to resume from a version the API server no longer keeps (410)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=False, status=410)
+
+
+@dataclass(frozen=True)
+class Collection:
+    """Every object of one kind, on Karmada or (with ``cluster``) on one member cluster
+    through Karmada's cluster proxy."""
+
+    group: str
+    version: str
+    plural: str
+    cluster: str = ""
+
+    @property
+    def path(self) -> str:
+        base = f"/apis/{self.group}/{self.version}/{self.plural}"
+        if self.cluster:
+            return f"/apis/cluster.karmada.io/v1alpha1/clusters/{self.cluster}/proxy{base}"
+        return base
+
+    @property
+    def label(self) -> str:
+        where = f" on {self.cluster}" if self.cluster else ""
+        return f"{self.plural}.{self.group}{where}"
+
+
+def _set_read_timeout(response: Any, seconds: float) -> None:
+    """Shorten the read timeout of a streaming response once its headers are in: from now
+    on a wait that long for the next bytes means the stream is quiet."""
+    sock = getattr(getattr(response, "_fp", None), "fp", None)
+    raw = getattr(sock, "raw", None) or sock
+    target = getattr(raw, "_sock", None)
+    if target is not None:
+        target.settimeout(seconds)
+
+
 @dataclass(frozen=True)
 class ResourceRef:
     """Where an object lives in the API: enough to GET, LIST or DELETE it."""
@@ -141,10 +181,18 @@ def _words(exc: Exception) -> str:
     return _OBJECT_REPR.sub("", str(exc)).strip() or type(exc).__name__
 
 
+def _call_kind(action: str) -> str:
+    """ "create XGBoostJob ns/name" counts as "create XGBoostJob": a label per kind of call
+    (and "GET /api/v1/namespaces/ns/pods on member-1" as "member GET")."""
+    words = action.split()
+    if words and words[0].isupper():
+        return f"member {words[0]}"
+    return " ".join(words[:2])
+
+
 def _raise_for(exc: Exception, action: str) -> NoReturn:
     error = _error_from(exc, action)
-    # "create XGBoostJob ns/name" counts as "create XGBoostJob": a label per kind of call.
-    metrics.count("karmada_errors", " ".join(action.split()[:2]))
+    metrics.count("karmada_errors", _call_kind(action))
     if error is None:
         raise exc
     raise error from exc
@@ -190,6 +238,7 @@ class KarmadaClient:
     ) -> T:
         """Run one API request; errors become ClusterError, except the statuses in
         ``tolerate``, which answer with their callable's result instead."""
+        metrics.count("karmada_requests", _call_kind(action))
         try:
             return request()
         except ApiException as exc:
@@ -327,12 +376,117 @@ class KarmadaClient:
         # matches by name (karmada.binding_name); one request whatever the number of jobs.
         return self.list("work.karmada.io", "v1alpha2", "resourcebindings")
 
+    # --- list + watch: what changed since the last look --------------------------------
+    def list_collection(
+        self, collection: Collection, *, label_selector: str = ""
+    ) -> tuple[builtins.list[dict], str]:
+        """Every object of ``collection`` and the collection's resourceVersion, the point a
+        watch resumes from. A 404 is an error (the kind is not served right now)."""
+        action = f"list {collection.label}"
+        query = [("labelSelector", label_selector)] if label_selector else []
+        metrics.count("karmada_requests", _call_kind(action))
+        try:
+            response = self._raw_get(collection.path, query, self.timeout)
+            body = json.loads(response.data)
+        except Exception as exc:
+            _raise_for(exc, action)
+        return body.get("items") or [], (body.get("metadata") or {}).get("resourceVersion", "")
+
+    def watch_collection(
+        self,
+        collection: Collection,
+        *,
+        resource_version: str,
+        label_selector: str = "",
+        idle: float,
+        limit: float,
+    ) -> tuple[builtins.list[tuple[str, dict]], str]:
+        """The changes to ``collection`` after ``resource_version``: (events, the version to
+        resume from). Reads until the stream is quiet for ``idle`` seconds or ``limit``
+        seconds have passed; the API server replays what happened since the version from
+        its watch cache at once, so a quiet moment means "caught up for now".
+
+        Raises ResourceVersionGone when the version is too old to resume from (410: list
+        again), and ClusterError when the server does not answer.
+        """
+        action = f"watch {collection.label}"
+        query = [
+            ("watch", "1"),
+            ("resourceVersion", resource_version),
+            ("allowWatchBookmarks", "true"),
+            # The server ends a watch the platform forgot to close.
+            ("timeoutSeconds", str(int(limit) + 5)),
+        ]
+        if label_selector:
+            query.append(("labelSelector", label_selector))
+        metrics.count("karmada_requests", _call_kind(action))
+        connect = self.timeout[0]
+        try:
+            # Headers come as soon as the watch is set up: a server that sends none within
+            # the read timeout is in trouble like any other that does not answer.
+            response = self._raw_get(collection.path, query, (connect, self.timeout[1]))
+        except Exception as exc:
+            _raise_for(exc, action)
+        events: builtins.list[tuple[str, dict]] = []
+        version = resource_version
+        deadline = time.monotonic() + limit
+        buffer = b""
+        try:
+            _set_read_timeout(response, idle)
+            while time.monotonic() < deadline:
+                try:
+                    chunk = response.read1(65536) if hasattr(response, "read1") else b""
+                except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+                    break  # quiet: caught up
+                except (urllib3.exceptions.ProtocolError, OSError):
+                    break  # the server ended the stream: resume from what was read
+                if not chunk:
+                    break
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for raw in lines:
+                    if not raw.strip():
+                        continue
+                    event = json.loads(raw)
+                    kind, obj = event.get("type", ""), event.get("object") or {}
+                    if kind == "ERROR":
+                        if obj.get("code") == 410:
+                            raise ResourceVersionGone(
+                                f"{action}: version {resource_version} is too old "
+                                f"({obj.get('message', 'gone')})"
+                            )
+                        raise ClusterError(
+                            f"{action}: {obj.get('message', 'watch error')}",
+                            permanent=False,
+                            status=obj.get("code"),
+                        )
+                    version = (obj.get("metadata") or {}).get("resourceVersion") or version
+                    if kind != "BOOKMARK":
+                        events.append((kind, obj))
+        finally:
+            response.close()
+            response.release_conn()
+        return events, version
+
+    def _raw_get(self, path: str, query: builtins.list[tuple[str, str]], timeout: Any) -> Any:
+        return self.api.call_api(
+            path,
+            "GET",
+            query_params=query,
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _return_http_data_only=True,
+            _request_timeout=timeout,
+        )
+
     # --- member clusters through Karmada's cluster proxy -------------------------------
     def member_get(
         self, cluster: str, path: str, *, query: dict[str, str] | None = None, raw: bool = False
     ) -> Any:
         """GET ``path`` (``/api/v1/...``) on a member cluster through Karmada's proxy."""
         full = f"/apis/cluster.karmada.io/v1alpha1/clusters/{cluster}/proxy{path}"
+        metrics.count("karmada_requests", "member GET")
         try:
             response = self.api.call_api(
                 full,

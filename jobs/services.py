@@ -9,16 +9,17 @@ Karmada always happens outside transactions.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from clusters import karmada
@@ -30,7 +31,7 @@ from clusters.client import (
     get_client,
     ref_for,
 )
-from clusters.selectors import unready_clusters
+from clusters.models import MemberCluster
 from clusters.services import (
     Demand,
     PlacementError,
@@ -38,6 +39,7 @@ from clusters.services import (
     placement_candidates,
     rank_candidates,
 )
+from jobs import watch
 from jobs.exceptions import JobStateError, SpecError
 from jobs.frameworks import get_framework, workload_kinds
 from jobs.manifests import (
@@ -573,65 +575,102 @@ _ACTIVE_FIELDS = (
 
 
 def job_status_sync() -> int:
-    """One pass of the status sync: one LIST per workload kind plus one of ResourceBindings,
-    whatever the number of jobs; writes only jobs whose status changed. Returns how many.
+    """One pass of the status sync; writes only jobs whose status changed. Returns how many.
+
+    It costs what changed, not how many jobs there are: every stream (the templates of each
+    kind in use, the ResourceBindings, and each member's copies of the workloads) is watched
+    from the version the last pass reached (jobs/watch.py), and only the jobs whose objects
+    changed, whose rows changed, or that are suspected missing are looked at. Every job is
+    looked at when a stream was listed whole (first pass, 410 Gone, and every
+    JOB_SYNC_RESYNC_SECONDS), when a member's readiness changed, and when Karmada answers
+    again after an outage.
 
     A job is marked Failed only on evidence: a Failed condition, or its workload confirmed
     gone by GETs some seconds apart on an API server that is answering. A kind that cannot
     be listed, or a Karmada that does not answer, leaves every status as it was and says
     so on the job (and on the clusters page); it raises ClusterError when Karmada is down.
     """
-    active = list(TrainingJob.objects.filter(status__in=ACTIVE_STATUSES).only(*_ACTIVE_FIELDS))
-    if not active:
+    active_q = TrainingJob.objects.filter(status__in=ACTIVE_STATUSES)
+    frameworks = set(active_q.order_by().values_list("framework", flat=True).distinct())
+    if not frameworks:
         return 0
     budget = _PassBudget(settings.JOB_SYNC_BUDGET)
     client = get_client()
-    wanted_kinds = {get_framework(job.framework).kind for job in active}
-    workloads: dict[str, dict] = {}
-    unlisted: dict[str, str] = {}  # kind -> why it could not be listed
+    cache = watch.observations(client)
+    wanted = {get_framework(fw).kind for fw in frameworks}
+    kinds = [k for k in workload_kinds() if k[3] in wanted]
+    fleet = list(MemberCluster.objects.values_list("name", "present", "ready", "ready_message"))
+    members = [name for name, present, ready, _ in fleet if present and ready]
+    unready = {name: why for name, _, ready, why in fleet if not ready}
+    templates = {kind: watch.workload_stream(g, v, p, kind) for g, v, p, kind in kinds}
+    bindings = watch.binding_stream()
+    copies = {
+        (member, kind): watch.workload_stream(g, v, p, kind, member)
+        for g, v, p, kind in kinds
+        for member in members
+    }
+    pass_started = time.time()
     try:
-        for group, version, plural, kind in workload_kinds():
-            if kind not in wanted_kinds:
-                continue
-            if budget.spent:
-                unlisted[kind] = "the status pass ran out of time before reaching it"
-                continue
-            try:
-                items = client.list(group, version, plural, label_selector=MANAGED_BY_SELECTOR)
-            except ClusterError as exc:
-                if exc.status != 404:
-                    raise  # Karmada itself is in trouble: nothing this pass reads is sure
-                unlisted[kind] = f"Karmada does not serve {kind} right now ({exc.message})"
-                continue
-            for item in items:
-                job_id = (item.get("metadata", {}).get("labels") or {}).get("mlplatform.io/job-id")
-                if job_id:
-                    workloads[job_id] = item
-        bindings = {
-            (b["metadata"].get("namespace"), b["metadata"]["name"]): b
-            for b in client.list_resource_bindings()
-        }
+        refresh = cache.refresh(
+            [*templates.values(), bindings, *copies.values()],
+            deadline=time.monotonic() + min(2.0, settings.JOB_SYNC_BUDGET),
+        )
     except ClusterError as exc:
-        _mark_unknown(active, reason="KarmadaUnreachable", why=exc.message)
+        _mark_unknown(active_q, reason="KarmadaUnreachable", why=exc.message)
         if control_plane_report(reachable=False, message=exc.message):
             log.warning("status sync: Karmada is not answering: %s", exc.message)
         raise
+    unlisted = {
+        kind: f"Karmada does not serve {kind} right now ({refresh.unlisted[stream.name]})"
+        for kind, stream in templates.items()
+        if stream.name in refresh.unlisted
+    }
     problem = "; ".join(f"{why}." for why in unlisted.values())
+    look_at_all = refresh.relisted or bool(unlisted)
     if control_plane_report(reachable=True, message=problem):
+        look_at_all = True
         if problem:
             log.warning("status sync: %s", problem)
         else:
             log.warning("status sync: Karmada answers and serves every kind again")
-    unready = unready_clusters()
+    readiness = json.dumps(sorted(unready))
+    if cache.remember("unready", readiness) != readiness:
+        look_at_all = True
+    last = cache.remember("pass_started", str(pass_started))
+
+    jobs_q = active_q
+    if not look_at_all and last:
+        # Rows written since the last pass began (a submit, a resubmit, this sync's own
+        # writes), with a second's slack for clocks and commit order.
+        since = datetime.fromtimestamp(float(last) - 1.0, tz=UTC)
+        names = {key.rsplit("/", 1)[-1] for key in refresh.changed}
+        jobs_q = active_q.filter(
+            Q(k8s_name__in=names) | Q(updated_at__gte=since) | Q(missing_since__isnull=False)
+        )
+    active = list(jobs_q.only(*_ACTIVE_FIELDS))
+    keys = {job.id: _key(job) for job in active}
+    wanted_keys = set(keys.values())
+    template_objs: dict[str, dict] = {}
+    for kind, stream in templates.items():
+        template_objs |= cache.get(stream, (k for k in wanted_keys if f"/{kind}/" in k))
+    binding_objs = cache.get(bindings, wanted_keys)
+    member_objs: dict[str, dict[str, dict]] = {}  # key -> member -> object
+    for (member, kind), stream in copies.items():
+        if member in refresh.unread_members:
+            continue
+        for key, obj in cache.get(stream, (k for k in wanted_keys if f"/{kind}/" in k)).items():
+            member_objs.setdefault(key, {})[member] = obj
+
     changed = 0
     checks_left = _MISSING_CHECKS_PER_PASS
     for job in active:
         seen: Observed | None
         kind = get_framework(job.framework).kind
+        key = keys[job.id]
         if kind in unlisted:
             seen = _unknown(job, reason="StatusUnknown", why=unlisted[kind])
         else:
-            workload = workloads.get(str(job.id))
+            workload = template_objs.get(key)
             if workload is None:
                 if checks_left <= 0 or budget.spent:
                     continue  # confirmed on a later pass
@@ -640,14 +679,34 @@ def job_status_sync() -> int:
                 if seen is None:
                     continue
             else:
-                binding = bindings.get((job.namespace, karmada.binding_name(job.k8s_name, kind)))
-                seen = observe(workload, binding)
+                binding = binding_objs.get(key)
+                seen = observe(workload, binding, _member_copies(job, binding, member_objs))
             seen = _note_unready_cluster(job, seen, unready)
         if _apply_observed(job, seen):
             changed += 1
     if changed:
-        log.info("status sync: %d of %d active jobs changed", changed, len(active))
+        log.info("status sync: %d of %d jobs looked at changed", changed, len(active))
     return changed
+
+
+def _key(job: TrainingJob) -> str:
+    return watch.job_key(job.namespace, get_framework(job.framework).kind, job.k8s_name)
+
+
+def _member_copies(
+    job: TrainingJob, binding: dict | None, copies: dict[str, dict[str, dict]]
+) -> list[dict]:
+    """The job's workload as the members it is placed on have it (their operators' own
+    status, ahead of Karmada's aggregation): only members the binding names, and only
+    the copy of this very job (a job re-created under the same name has another id)."""
+    placed = {c.get("name") for c in ((binding or {}).get("spec") or {}).get("clusters") or []}
+    found = copies.get(_key(job)) or {}
+    return [
+        obj
+        for member, obj in sorted(found.items())
+        if member in placed
+        and ((obj.get("metadata") or {}).get("labels") or {}).get(watch.JOB_ID_LABEL) == str(job.id)
+    ]
 
 
 def _unknown(job: TrainingJob, *, reason: str, why: str) -> Observed:
@@ -659,18 +718,16 @@ def _unknown(job: TrainingJob, *, reason: str, why: str) -> Observed:
     )
 
 
-def _mark_unknown(jobs: list[TrainingJob], *, reason: str, why: str) -> None:
+def _mark_unknown(jobs: QuerySet[TrainingJob], *, reason: str, why: str) -> None:
     """Say on every job that its status cannot be read right now (one UPDATE)."""
-    ids = [job.id for job in jobs if job.status_reason != reason]
-    if ids:
-        TrainingJob.objects.filter(id__in=ids, status__in=ACTIVE_STATUSES).update(
-            status_reason=reason,
-            status_message=(
-                f"Karmada does not answer ({why[:300]}). The status shown is the last one "
-                "read; it is not a job failure."
-            ),
-            updated_at=timezone.now(),
-        )
+    jobs.exclude(status_reason=reason).update(
+        status_reason=reason,
+        status_message=(
+            f"Karmada does not answer ({why[:300]}). The status shown is the last one "
+            "read; it is not a job failure."
+        ),
+        updated_at=timezone.now(),
+    )
 
 
 def _note_unready_cluster(job: TrainingJob, seen: Observed, unready: dict[str, str]) -> Observed:
@@ -756,12 +813,13 @@ def job_pending_sweep(*, older_than: timedelta | None = None) -> dict[str, int]:
     return {"pending": len(pending), "deleting": len(deleting)}
 
 
-def job_cleanup_sweep() -> dict[str, int]:
+def job_cleanup_sweep(*, orphans: bool = True) -> dict[str, int]:
     """Remove from Karmada what must not stay there: finished jobs whose
     ``runPolicy.ttlSecondsAfterFinished`` has run out (the platform enforces the TTL itself:
     passed to the members, their operators delete the job and Karmada re-creates it from
-    its Work, so it runs again, forever), and objects left behind by jobs that are Deleted
-    or SubmitFailed (a delete that raced a submit, a cleanup Karmada could not take then).
+    its Work, so it runs again, forever), and, with ``orphans``, objects left behind by jobs
+    that are Deleted or SubmitFailed (a delete that raced a submit, a cleanup Karmada could
+    not take then). Finding orphans lists every kind whole: beat asks for it less often.
     """
     now = timezone.now()
     expired = [
@@ -793,7 +851,7 @@ def job_cleanup_sweep() -> dict[str, int]:
                 "finished (runPolicy.ttlSecondsAfterFinished).",
             )
             cleaned += 1
-    return {"expired": cleaned, "orphans": _delete_orphans()}
+    return {"expired": cleaned, "orphans": _delete_orphans() if orphans else 0}
 
 
 def _delete_orphans() -> int:

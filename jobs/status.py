@@ -42,13 +42,21 @@ class Observed:
     changed_at: datetime | None = None
 
 
-def _status_blocks(workload: dict[str, Any], binding: dict[str, Any] | None) -> list[dict]:
-    """The job's status as the template carries it, then as each member reported it.
+def _status_blocks(
+    workload: dict[str, Any], binding: dict[str, Any] | None, copies: list[dict[str, Any]]
+) -> list[dict]:
+    """The job's status as the member's own copy of the workload carries it, when it has
+    any: that is what its operator wrote, and Karmada copies it onto the template only
+    later (seconds to minutes under load). Otherwise as the template carries it, then as
+    each member reported it to Karmada.
 
     Karmada's built-in interpreter for some kinds (TFJob) aggregates only final conditions
     into the template; the binding's ``aggregatedStatus[].status`` holds the member's full
     status, so Running is read from there when the template lacks it.
     """
+    own = [c["status"] for c in copies if (c.get("status") or {}).get("conditions")]
+    if own:
+        return own
     blocks = [workload.get("status") or {}]
     for item in ((binding or {}).get("status") or {}).get("aggregatedStatus") or []:
         if isinstance(item.get("status"), dict):
@@ -91,9 +99,14 @@ def _apply_problem(binding: dict[str, Any] | None) -> str:
     return ""
 
 
-def observe(workload: dict[str, Any], binding: dict[str, Any] | None) -> Observed:
-    """What the platform status of a job should be, given its objects on Karmada."""
-    blocks = _status_blocks(workload, binding)
+def observe(
+    workload: dict[str, Any],
+    binding: dict[str, Any] | None,
+    copies: list[dict[str, Any]] | None = None,
+) -> Observed:
+    """What the platform status of a job should be, given its objects on Karmada and the
+    copies of its workload on the members it is placed on."""
+    blocks = _status_blocks(workload, binding, copies or [])
     cluster = _binding_cluster(binding)
     started = _first_time(blocks, "startTime")
     finished = _first_time(blocks, "completionTime")

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 from celery import shared_task
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from clusters.client import ClusterError
@@ -40,7 +41,14 @@ def _retry_later(task: Any, exc: ClusterError, record: Callable[[str, datetime],
     raise task.retry(exc=exc, countdown=countdown) from exc
 
 
-@shared_task(bind=True, max_retries=None, ignore_result=True)
+# Submissions and deletions come in bursts of hundreds; the one-second status sync must not
+# wait behind them (it expires after a second, so it would simply not run while a burst
+# drains). With the Redis broker a lower number is served first: the sync and the sweeps
+# keep Celery's default, 0; these go after them.
+BURST_PRIORITY = 6
+
+
+@shared_task(bind=True, max_retries=None, ignore_result=True, priority=BURST_PRIORITY)
 def job_submit_task(self, job_id: str, token: str | None = None) -> str:
     try:
         return services.job_submit(job_id=job_id, token=token)
@@ -64,7 +72,7 @@ def job_submit_task(self, job_id: str, token: str | None = None) -> str:
         return "crashed"
 
 
-@shared_task(bind=True, max_retries=None, ignore_result=True)
+@shared_task(bind=True, max_retries=None, ignore_result=True, priority=BURST_PRIORITY)
 def job_delete_task(self, job_id: str) -> str:
     try:
         return services.job_finish_delete(job_id=job_id)
@@ -104,13 +112,29 @@ def job_status_sync_task() -> int:
             log.debug("status sync: the previous pass is still running")
             metrics.count("status_sync_overlaps")
             return -1
+        queries = _QueryCounter()
         try:
-            with metrics.timed("status_sync_seconds"):
+            with metrics.timed("status_sync_seconds"), connection.execute_wrapper(queries):
                 return services.job_status_sync()
         except ClusterError:
             # job_status_sync has recorded the outage and logged its start; a line per
             # second of an outage would drown the log.
             return -1
+        finally:
+            metrics.count("status_sync_passes")
+            metrics.count("status_sync_queries", n=queries.count)
+
+
+class _QueryCounter:
+    """Counts the database queries run inside it (``connection.execute_wrapper``): the
+    sync's cost per pass, which must not grow with the number of jobs."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
 
 
 @shared_task(ignore_result=True)
@@ -119,12 +143,15 @@ def job_pending_sweep_task() -> dict[str, int]:
 
 
 @shared_task(ignore_result=True)
-def job_cleanup_sweep_task() -> dict[str, int] | None:
-    with try_lock("job-cleanup-sweep", ttl=services.sync_lock_ttl() * 4) as got:
+def job_cleanup_sweep_task(orphans: bool = False) -> dict[str, int] | None:
+    # Expired TTLs every few seconds (a database query); orphans, which need a LIST of every
+    # kind, on their own slower schedule (settings.CELERY_BEAT_SCHEDULE).
+    name = "job-orphan-sweep" if orphans else "job-cleanup-sweep"
+    with try_lock(name, ttl=services.sync_lock_ttl() * 4) as got:
         if not got:
             return None
         try:
-            return services.job_cleanup_sweep()
+            return services.job_cleanup_sweep(orphans=orphans)
         except ClusterError as exc:
             log.warning("cleanup sweep: Karmada is not answering, next sweep retries: %s", exc)
             return None

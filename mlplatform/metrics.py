@@ -34,7 +34,10 @@ log = logging.getLogger(__name__)
 
 PREFIX = "mlplatform:metrics"
 # Seconds: from a sub-second sync pass to a status that took minutes to arrive.
-BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 0.75,
+    1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+)  # fmt: skip
 
 HISTOGRAMS = {
     "status_sync_seconds": "Wall time of one status-sync pass.",
@@ -44,7 +47,10 @@ HISTOGRAMS = {
 }
 COUNTERS = {
     "karmada_errors": ("Failed Karmada requests, by request kind.", "call"),
+    "karmada_requests": ("Requests the platform sent to Karmada, by request kind.", "call"),
     "status_sync_overlaps": ("Sync ticks that found the previous pass still running.", None),
+    "status_sync_passes": ("Status-sync passes run.", None),
+    "status_sync_queries": ("Database queries made by status-sync passes, in total.", None),
 }
 
 _redis_client = None
@@ -79,13 +85,13 @@ def observe(name: str, seconds: float) -> None:
         log.debug("metrics: dropped an observation of %s: %s", name, exc)
 
 
-def count(name: str, label: str = "") -> None:
-    """Add one to the counter ``name`` (for ``label``, when the counter has one)."""
+def count(name: str, label: str = "", n: int = 1) -> None:
+    """Add ``n`` to the counter ``name`` (for ``label``, when the counter has one)."""
     conn = _redis()
     if conn is None:
         return
     try:
-        conn.hincrby(f"{PREFIX}:c:{name}", label or "_", 1)
+        conn.hincrby(f"{PREFIX}:c:{name}", label or "_", n)
     except Exception as exc:
         log.debug("metrics: dropped a count of %s: %s", name, exc)
 
@@ -113,7 +119,8 @@ class _PlatformCollector:
         if conn is None:
             return
         try:
-            depth = conn.llen("celery")
+            # The Redis broker keeps one list per priority step: celery, celery:3, ...
+            depth = sum(conn.llen(q) for q in ("celery", "celery:3", "celery:6", "celery:9"))
             histograms = {name: conn.hgetall(f"{PREFIX}:h:{name}") for name in HISTOGRAMS}
             counters = {name: conn.hgetall(f"{PREFIX}:c:{name}") for name in COUNTERS}
         except Exception as exc:

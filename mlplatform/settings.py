@@ -262,6 +262,9 @@ CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Priorities (jobs/tasks.py BURST_PRIORITY): one Redis list per step, "celery", "celery:3",
+# "celery:6", "celery:9", served in that order.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"priority_steps": [0, 3, 6, 9], "sep": ":"}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE = {
@@ -281,6 +284,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5.0,
         "options": {"expires": 5.0},
     },
+    "job-orphan-sweep": {
+        "task": "jobs.tasks.job_cleanup_sweep_task",
+        "schedule": 60.0,
+        "kwargs": {"orphans": True},
+        "options": {"expires": 60.0},
+    },
     "cluster-inventory-sync": {
         "task": "clusters.tasks.cluster_inventory_sync_task",
         "schedule": 10.0,
@@ -292,6 +301,11 @@ JOB_PENDING_RESUBMIT_AFTER = envint("JOB_PENDING_RESUBMIT_AFTER", 30)
 JOB_SUBMIT_MAX_RETRIES = 8
 # Wall time one status pass may spend asking Karmada before it leaves the rest to the next.
 JOB_SYNC_BUDGET = envduration("JOB_SYNC_BUDGET", "20s")
+# The sync watches what changed since its last pass: for at most this long per pass, until
+# a stream is quiet this long, and lists every stream whole this often in any case.
+JOB_SYNC_WATCH_LIMIT = envduration("JOB_SYNC_WATCH_LIMIT", "0.5s")
+JOB_SYNC_WATCH_IDLE = envduration("JOB_SYNC_WATCH_IDLE", "0.15s")
+JOB_SYNC_RESYNC_SECONDS = envint("JOB_SYNC_RESYNC_SECONDS", 60)
 # A workload missing from Karmada fails its job only when still missing this long after.
 JOB_MISSING_CONFIRM_SECONDS = envint("JOB_MISSING_CONFIRM_SECONDS", 5)
 # Wall time one inventory pass may spend asking members for their nodes.

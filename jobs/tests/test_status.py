@@ -165,3 +165,27 @@ def test_it_implies_nothing_it_cannot_know():
     assert implied_steps(JobStatus.SUBMITTED, Observed(JobStatus.FAILED)) == []
     assert implied_steps(JobStatus.RUNNING, Observed(JobStatus.SUCCEEDED, cluster="m")) == []
     assert implied_steps(JobStatus.SCHEDULED, Observed(JobStatus.RUNNING, cluster="m")) == []
+
+
+def test_the_members_own_copy_is_read_before_karmadas_aggregation():
+    # The member's operator wrote Succeeded; Karmada has not copied it onto the template.
+    template = workload(("Running", "True", "JobRunning", ""))
+    copy = workload(("Succeeded", "True", "JobSucceeded", "done"), done="2026-01-01T00:00:09Z")
+    seen = observe(template, binding(), [copy])
+    assert (seen.status, seen.reason, seen.cluster) == (
+        JobStatus.SUCCEEDED,
+        "JobSucceeded",
+        "member-cluster-1",
+    )
+    assert seen.finished_at is not None
+
+
+def test_a_stale_restart_on_the_template_does_not_hide_the_members_running():
+    template = workload(("Restarting", "True", "JobRestarting", ""))
+    copy = workload(("Restarting", "False", "JobRestarting", ""), ("Running", "True", "R", ""))
+    assert observe(template, binding(), [copy]).status == JobStatus.RUNNING
+
+
+def test_a_copy_without_conditions_yet_leaves_the_template_in_charge():
+    template = workload(("Running", "True", "JobRunning", ""))
+    assert observe(template, binding(), [{"status": {}}]).status == JobStatus.RUNNING
