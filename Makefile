@@ -5,7 +5,7 @@ PYTEST_ARGS ?=
 TEST_DATABASE_URL ?= postgres://mlplatform:mlplatform@127.0.0.1:5432/mlplatform
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-faults venv services tools testbed-build testbed-up testbed-down testbed-status lint fmt bench deploy check-deploy clean
+.PHONY: run test test-faults bench-e2e venv services tools testbed-build testbed-up testbed-down testbed-status lint fmt bench deploy check-deploy clean
 
 venv: .venv/.installed
 .venv/.installed: requirements.txt requirements-dev.txt
@@ -67,8 +67,15 @@ fmt: venv
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
 
+## Print the performance figures: in-process benchmarks, then the end-to-end run
 bench: venv services
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) scripts/bench.py
+	$(MAKE) bench-e2e
+
+# The platform in its production shape on a testbed of its own (.testbed-bench, ports from
+# 23000): BENCH_E2E_JOBS=1000,100 jobs through 16 clients (see scripts/bench_e2e.py).
+bench-e2e: venv
+	$(PY) scripts/bench_e2e.py
 
 deploy:
 	k8s/deploy.sh

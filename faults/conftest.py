@@ -10,7 +10,6 @@ every process go to `test-artifacts/faults/`.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -35,7 +34,9 @@ from faults.harness import (  # noqa: E402
     Postgres,
     Redis,
     Tracker,
+    clusters_ready,
     log_tail,
+    platform_env,
     wait_until,
 )
 
@@ -70,39 +71,6 @@ class Stack:
         ]
 
 
-def _platform_env(*, database_url: str, redis_url: str, kubeconfig: Path, var_dir: Path) -> dict:
-    env = dict(os.environ)
-    # Production defaults for everything the suite does not set on purpose.
-    for name in (
-        "DATABASE_URL_FILE",
-        "SECRET_KEY_FILE",
-        "REDIS_URL_FILE",
-        "JOB_MONITOR_INTERVAL",
-        "JOB_PENDING_RESUBMIT_AFTER",
-        "CELERY_TASK_ALWAYS_EAGER",
-        "DJANGO_SETTINGS_MODULE",
-    ):
-        env.pop(name, None)
-    env.update(
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        KARMADA_KUBECONFIG_PATH=str(kubeconfig),
-        MLPLATFORM_VAR_DIR=str(var_dir),
-        MLPLATFORM_LOCAL="1",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        DEBUG="false",
-        LOG_LEVEL="INFO",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def _clusters_ready(api: Api, members: list[str]) -> bool:
-    listing = api.clusters() or []
-    ready = {c.get("name") for c in listing if c.get("ready")}
-    return set(members) <= ready
-
-
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> Iterator[Stack]:
     from testbed import runtime
@@ -133,7 +101,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     try:
         postgres.init()
         redis.start()
-        env = _platform_env(
+        env = platform_env(
             database_url=postgres.url,
             redis_url=redis.url,
             kubeconfig=testbed.karmada_kubeconfig,
@@ -147,7 +115,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         platform.start_beat()
         api = Api(platform.url, token)
         wait_until(
-            lambda: _clusters_ready(api, testbed.members),
+            lambda: clusters_ready(api, testbed.members),
             timeout=90,
             message="both member clusters Ready in GET /api/v1/clusters",
             detail=lambda: f"clusters: {api.clusters()}",
@@ -199,7 +167,7 @@ def tracker(stack: Stack, request) -> Iterator[Tracker]:
     nothing behind even when it fails."""
     _restore(stack)
     wait_until(
-        lambda: _clusters_ready(stack.api, stack.testbed.members),
+        lambda: clusters_ready(stack.api, stack.testbed.members),
         timeout=120,
         message="both member clusters Ready in GET /api/v1/clusters",
         detail=lambda: f"clusters: {stack.api.clusters()}",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -472,6 +473,41 @@ class Platform:
     def stop(self) -> None:
         for proc in (self.beat, self.worker, self.web):
             proc.stop()
+
+
+def platform_env(*, database_url: str, redis_url: str, kubeconfig: Path, var_dir: Path) -> dict:
+    """The environment of every platform process: production defaults, this stack's services."""
+    env = dict(os.environ)
+    # Production defaults for everything the suite does not set on purpose.
+    for name in (
+        "DATABASE_URL_FILE",
+        "SECRET_KEY_FILE",
+        "REDIS_URL_FILE",
+        "JOB_MONITOR_INTERVAL",
+        "JOB_PENDING_RESUBMIT_AFTER",
+        "CELERY_TASK_ALWAYS_EAGER",
+        "DJANGO_SETTINGS_MODULE",
+    ):
+        env.pop(name, None)
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        KARMADA_KUBECONFIG_PATH=str(kubeconfig),
+        MLPLATFORM_VAR_DIR=str(var_dir),
+        MLPLATFORM_LOCAL="1",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        DEBUG="false",
+        LOG_LEVEL="INFO",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def clusters_ready(api: Api, members: list[str]) -> bool:
+    """Every one of ``members`` is Ready in GET /api/v1/clusters."""
+    listing = api.clusters() or []
+    ready = {c.get("name") for c in listing if c.get("ready")}
+    return set(members) <= ready
 
 
 # --- the API, as a client sees it ---------------------------------------------------
