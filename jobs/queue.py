@@ -107,7 +107,12 @@ def _cluster_limits(raw: Any) -> dict[str, Limits]:
     out: dict[str, Limits] = {}
     for name, values in (raw or {}).items():
         values = values or {}
-        out[name] = Limits(**{r: values.get(API_NAMES[r]) for r in RESOURCES})
+        out[name] = Limits(
+            gpus=values.get("gpus"),
+            cpu_cores=values.get("cpuCores"),
+            memory_gib=values.get("memoryGiB"),
+            running_jobs=values.get("runningJobs"),
+        )
     return out
 
 
@@ -567,3 +572,104 @@ def quota_delete(*, namespace: str) -> bool:
         deleted, _ = NamespaceQuota.objects.filter(namespace=namespace).delete()
     queue_admit()
     return bool(deleted)
+
+
+# --- quotas: the wire shape -------------------------------------------------------------
+
+QUOTA_KEYS = ("gpus", "cpuCores", "memoryGiB", "runningJobs", "priorities", "clusters")
+_MODEL_NAMES = {api: model for model, api in API_NAMES.items()}
+_INTEGER_LIMITS = ("gpus", "runningJobs")
+MAX_QUOTA_VALUE = 1_000_000
+MAX_QUOTA_CLUSTERS = 100
+
+
+def _limit_value(errors: dict[str, list[str]], path: str, key: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer() and key in _INTEGER_LIMITS:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        errors[path] = ["Expected a number or null (unlimited)."]
+        return None
+    if key in _INTEGER_LIMITS and not isinstance(value, int):
+        errors[path] = ["Expected a whole number or null (unlimited)."]
+        return None
+    if not (0 <= value <= MAX_QUOTA_VALUE) or value != value:
+        errors[path] = [f"Must be between 0 and {MAX_QUOTA_VALUE}, or null (unlimited)."]
+        return None
+    return value
+
+
+def _limits_object(
+    errors: dict[str, list[str]], prefix: str, raw: dict[str, Any], keys: tuple[str, ...]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in raw:
+        if key not in keys:
+            errors[f"{prefix}{key}"] = [f"Unknown field. Allowed: {', '.join(keys)}."]
+    for key in keys:
+        if key in API_NAMES.values():
+            out[key] = _limit_value(errors, f"{prefix}{key}", key, raw.get(key))
+    return out
+
+
+def parse_quota(data: Any) -> dict[str, Any]:
+    """A quota body (``{"gpus", "cpuCores", "memoryGiB", "runningJobs", "priorities",
+    "clusters"}``, null or absent = unlimited) as model field values; SpecError names every
+    bad field."""
+    from jobs.exceptions import SpecError
+
+    if not isinstance(data, dict):
+        raise SpecError({"body": ["Expected a JSON object."]}, message="The quota is invalid.")
+    errors: dict[str, list[str]] = {}
+    limits = _limits_object(errors, "", data, QUOTA_KEYS)
+    values: dict[str, Any] = {_MODEL_NAMES[k]: v for k, v in limits.items()}
+    priorities = data.get("priorities")
+    values["priorities"] = None
+    if priorities is not None:
+        allowed = list(settings.JOB_PRIORITIES)
+        if not isinstance(priorities, list) or not all(isinstance(p, str) for p in priorities):
+            errors["priorities"] = ["Expected a list of priority names, or null (every one)."]
+        elif len(set(priorities)) != len(priorities):
+            errors["priorities"] = ["A priority is listed twice."]
+        elif unknown := [p for p in priorities if p not in allowed]:
+            shown = ", ".join(p[:63] for p in unknown[:5])
+            errors["priorities"] = [f"Unknown priority {shown}. Allowed: {', '.join(allowed)}."]
+        else:
+            # Kept in the platform's order, highest first.
+            values["priorities"] = [p for p in allowed if p in priorities]
+    clusters = data.get("clusters")
+    values["clusters"] = None
+    if clusters is not None:
+        if not isinstance(clusters, dict):
+            errors["clusters"] = ["Expected an object: cluster name -> limits."]
+        elif len(clusters) > MAX_QUOTA_CLUSTERS:
+            errors["clusters"] = [f"At most {MAX_QUOTA_CLUSTERS} clusters."]
+        else:
+            per: dict[str, Any] = {}
+            for name, raw in clusters.items():
+                if not isinstance(raw, dict):
+                    errors[f"clusters.{name[:253]}"] = ["Expected an object of limits."]
+                    continue
+                per[name] = _limits_object(
+                    errors, f"clusters.{name[:253]}.", raw, tuple(API_NAMES.values())
+                )
+            values["clusters"] = per
+    if errors:
+        raise SpecError(errors, message="The quota is invalid.")
+    return values
+
+
+def quota_json(namespace: str, limits: Limits) -> dict[str, Any]:
+    """A namespace's limits as the API shows them."""
+    return {
+        "namespace": namespace,
+        **{API_NAMES[r]: limits.limit(r) for r in RESOURCES},
+        "priorities": list(limits.priorities) if limits.priorities is not None else None,
+        "clusters": {
+            name: {API_NAMES[r]: per.limit(r) for r in RESOURCES}
+            for name, per in limits.clusters.items()
+        }
+        or None,
+        "default": not limits.explicit,
+    }

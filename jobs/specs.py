@@ -72,7 +72,6 @@ CLEAN_POD_POLICIES = ("None", "Running", "All")
 # The priorities when the operator configures none (settings.JOB_PRIORITIES), highest first.
 BUILTIN_PRIORITIES = ("high", "normal", "low")
 DEFAULT_PRIORITY = "normal"
-PRIORITY_MAX = 63
 SOURCES = ("default", "custom")
 
 MAX_CPU_CORES = 256
@@ -336,8 +335,6 @@ REQUEST = Field(
         "priority": Field(
             "string",
             default=DEFAULT_PRIORITY,
-            max_length=PRIORITY_MAX,
-            pattern=DNS1123_LABEL_PATTERN,
             enum=BUILTIN_PRIORITIES,
             help="Queue priority: higher ones are admitted first when quota or cluster room "
             "is short. One of the operator's priorities (by default `high`, `normal`, `low`); "
