@@ -21,7 +21,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from jobs import queue, services
-from jobs.exceptions import JobStateError
+from jobs.exceptions import JobStateError, SpecError
 from jobs.models import JobEvent, NamespaceGrant, NamespaceQuota, TrainingJob
 from jobs.roles import is_platform_operator
 from jobs.selectors import scope_to_user
@@ -266,8 +266,7 @@ class NamespaceQuotaForm(forms.ModelForm):
         }
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        from jobs.exceptions import SpecError
+        data = super().clean() or {}
 
         body = {
             "gpus": data.get("gpus"),
