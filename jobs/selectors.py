@@ -260,8 +260,14 @@ class NamespaceQueue:
 
     def bars(self) -> list[dict[str, Any]]:
         """Usage against each limit, for the page: label, used, limit, percent."""
-        from jobs.queue import _WORDS, RESOURCES
+        from jobs.queue import RESOURCES
 
+        labels = {
+            "gpus": "GPUs",
+            "cpu_cores": "CPU cores",
+            "memory_gib": "Memory (GiB)",
+            "running_jobs": "Running jobs",
+        }
         bars = []
         for resource in RESOURCES:
             limit = self.limits.limit(resource)
@@ -273,7 +279,7 @@ class NamespaceQueue:
                 percent = 100
             bars.append(
                 {
-                    "label": _WORDS[resource],
+                    "label": labels[resource],
                     "used": used,
                     "limit": limit,
                     "percent": percent,
