@@ -285,7 +285,8 @@ def test_concurrent_creates_never_exceed_the_quota(make_user, gpu_fleet):
     results, errors = _run_threads(8, create)
     assert errors == []
     assert sorted(results) == ["Pending"] * 3 + ["Queued"] * 5
-    assert TrainingJob.objects.filter(status=JobStatus.PENDING).count() == 3
+    # Admitted ones may have moved on since (a worker of the suite may be running).
+    assert TrainingJob.objects.exclude(status=JobStatus.QUEUED).count() == 3
 
 
 @pytest.mark.django_db(transaction=True)
@@ -313,5 +314,8 @@ def test_concurrent_admission_passes_never_exceed_the_quota(make_user, gpu_fleet
 
     results, errors = _run_threads(8, act)
     assert errors == []
-    assert sum(results) == 4
-    assert TrainingJob.objects.filter(status=JobStatus.PENDING).count() == 4
+    # A worker of the suite, when one runs, may have taken part: count what the database
+    # holds, which is what the quota is about.
+    assert sum(results) <= 4
+    admitted = TrainingJob.objects.exclude(id=first.id).exclude(status=JobStatus.QUEUED)
+    assert admitted.count() == 4
