@@ -264,20 +264,24 @@ def _node_shortfall(cluster: MemberCluster, demand: Demand) -> str | None:
     )
 
 
-def shortfalls(cluster: MemberCluster, demand: Demand) -> list[str]:
-    """Why ``cluster`` cannot hold the job now; empty when it can."""
+def shortfalls(cluster: MemberCluster, demand: Demand, *, empty: bool = False) -> list[str]:
+    """Why ``cluster`` cannot hold the job now (``empty``: even with nothing else on it);
+    empty when it can."""
     if demand.gpu and not cluster.has_gpu:
         return [f"{cluster.name} has no GPUs"]
+    cpu_free = cluster.cpu_allocatable if empty else cluster.cpu_free
+    memory_free = cluster.memory_allocatable_gib if empty else cluster.memory_free_gib
+    gpu_free = cluster.gpu_allocatable if empty else cluster.gpu_free
+    word = "in all" if empty else "free"
     short = []
-    if demand.cpu > cluster.cpu_free + 1e-9:
-        short.append(f"{cluster.name} needs {demand.cpu:g} CPU, {cluster.cpu_free:g} free")
-    if demand.memory_gib > cluster.memory_free_gib + 1e-9:
+    if demand.cpu > cpu_free + 1e-9:
+        short.append(f"{cluster.name} needs {demand.cpu:g} CPU, {cpu_free:g} {word}")
+    if demand.memory_gib > memory_free + 1e-9:
         short.append(
-            f"{cluster.name} needs {demand.memory_gib:g} GiB memory, "
-            f"{cluster.memory_free_gib:g} GiB free"
+            f"{cluster.name} needs {demand.memory_gib:g} GiB memory, {memory_free:g} GiB {word}"
         )
-    if demand.gpu > cluster.gpu_free + 1e-9:
-        short.append(f"{cluster.name} needs {demand.gpu:g} GPU, {cluster.gpu_free:g} free")
+    if demand.gpu > gpu_free + 1e-9:
+        short.append(f"{cluster.name} needs {demand.gpu:g} GPU, {gpu_free:g} {word}")
     # A pod runs on one node: free capacity spread over several nodes does not help an
     # instance larger than any of them, which would stay Pending forever.
     node = _node_shortfall(cluster, demand)
@@ -299,8 +303,13 @@ def _known_clusters() -> dict[str, MemberCluster]:
     return {c.name: c for c in MemberCluster.objects.filter(present=True)}
 
 
-def placement_candidates(*, target_clusters: list[str], demand: Demand) -> list[str]:
-    """The clusters the workload may be sent to, or PlacementError saying why there are none."""
+def placement_candidates(
+    *, target_clusters: list[str], demand: Demand, empty: bool = False
+) -> list[str]:
+    """The clusters the workload may be sent to, or PlacementError saying why there are none.
+
+    ``empty`` asks which clusters could hold it once nothing else runs there: a job that
+    fits one of those but none now waits in the platform's queue instead of being refused."""
     known = _known_clusters()
     if target_clusters:
         errors = []
@@ -325,14 +334,15 @@ def placement_candidates(*, target_clusters: list[str], demand: Demand) -> list[
     reasons: list[str] = []
     fitting = []
     for cluster in pool:
-        short = shortfalls(cluster, demand)
+        short = shortfalls(cluster, demand, empty=empty)
         if short:
             reasons.extend(short)
         else:
             fitting.append(cluster.name)
     if not fitting:
+        even = " even when empty" if empty else ""
         raise PlacementError(
-            [f"No candidate cluster can hold this job: {'; '.join(reasons)}."],
+            [f"No candidate cluster can hold this job{even}: {'; '.join(reasons)}."],
             field="resources",
             message="The job does not fit any candidate cluster.",
         )

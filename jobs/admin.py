@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 import yaml
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
@@ -19,9 +20,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from jobs import services
-from jobs.exceptions import JobStateError
-from jobs.models import JobEvent, NamespaceGrant, TrainingJob
+from jobs import queue, services
+from jobs.exceptions import JobStateError, SpecError
+from jobs.models import JobEvent, NamespaceGrant, NamespaceQuota, TrainingJob
 from jobs.roles import is_platform_operator
 from jobs.selectors import scope_to_user
 
@@ -77,6 +78,8 @@ class TrainingJobAdmin(admin.ModelAdmin):
                     "status",
                     "status_reason",
                     "status_message",
+                    "priority",
+                    "queue_position",
                     "cluster",
                     "submit_attempts",
                     "created_at",
@@ -240,6 +243,73 @@ class JobEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class NamespaceQuotaForm(forms.ModelForm):
+    """The same rules as PUT /api/v1/quotas/<namespace>: ``jobs.queue.parse_quota``."""
+
+    class Meta:
+        model = NamespaceQuota
+        fields = (
+            "namespace",
+            "gpus",
+            "cpu_cores",
+            "memory_gib",
+            "running_jobs",
+            "priorities",
+            "clusters",
+        )
+        help_texts = {
+            "priorities": 'e.g. ["normal", "low"]; empty: every priority',
+            "clusters": 'e.g. {"member-cluster-1": {"gpus": 4}}; keys gpus, cpuCores, '
+            "memoryGiB, runningJobs; empty: no per-cluster limits",
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+
+        body = {
+            "gpus": data.get("gpus"),
+            "cpuCores": data.get("cpu_cores"),
+            "memoryGiB": data.get("memory_gib"),
+            "runningJobs": data.get("running_jobs"),
+            "priorities": data.get("priorities"),
+            "clusters": data.get("clusters"),
+        }
+        try:
+            values = queue.parse_quota(body)
+        except SpecError as exc:
+            raise forms.ValidationError(
+                [f"{path}: {' '.join(reasons)}" for path, reasons in exc.fields.items()]
+            ) from exc
+        data.update(values)
+        return data
+
+
+@admin.register(NamespaceQuota)
+class NamespaceQuotaAdmin(admin.ModelAdmin):
+    """Quotas per namespace. Saving or deleting one re-evaluates the queue at once."""
+
+    form = NamespaceQuotaForm
+    list_display = ("namespace", "gpus", "cpu_cores", "memory_gib", "running_jobs", "updated_at")
+    search_fields = ("namespace",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[NamespaceQuota]:
+        return scope_to_user(super().get_queryset(request), user=request.user)
+
+    def save_model(
+        self, request: HttpRequest, obj: NamespaceQuota, form: Any, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        queue.queue_admit()
+
+    def delete_model(self, request: HttpRequest, obj: NamespaceQuota) -> None:
+        super().delete_model(request, obj)
+        queue.queue_admit()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[NamespaceQuota]) -> None:
+        super().delete_queryset(request, queryset)
+        queue.queue_admit()
 
 
 @admin.register(NamespaceGrant)

@@ -50,6 +50,7 @@ FIELD_PATHS = {
     "backoff_limit": "runPolicy.backoffLimit",
     "ttl_seconds_after_finished": "runPolicy.ttlSecondsAfterFinished",
     "clean_pod_policy": "runPolicy.cleanPodPolicy",
+    "priority": "priority",
 }
 # Request path (as SpecError reports it) -> form input; a problem with the whole algorithm
 # object is shown on the framework, its first input.
@@ -260,9 +261,19 @@ class JobForm(forms.Form):
         help_text="cleanPodPolicy: which pods to delete when the job finishes",
     )
 
+    priority = forms.ChoiceField(
+        label="Priority",
+        choices=(),
+        required=False,
+        help_text="Higher priorities are admitted first when quota or cluster room is short",
+    )
+
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        # The operator's priorities (JOB_PRIORITIES), highest first.
+        _choice_field(self, "priority").choices = [(p, p) for p in settings.JOB_PRIORITIES]
+        self.fields["priority"].initial = specs.request_field("priority").default
         _choice_field(self, "framework").choices = request_choices(
             "framework", {f.name: f.label for f in FRAMEWORKS.values()}
         )
@@ -457,6 +468,8 @@ class JobForm(forms.Form):
         )
         if run_policy:
             data["runPolicy"] = run_policy
+        if cd.get("priority"):
+            data["priority"] = cd["priority"]
         return data
 
     def add_spec_errors(self, error: SpecError) -> None:

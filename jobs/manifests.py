@@ -363,8 +363,15 @@ def build_workload(job: TrainingJob) -> dict[str, Any]:
     }
 
 
-def build_propagation_policy(job: TrainingJob, workload: Mapping[str, Any]) -> dict[str, Any]:
-    """Places the workload whole in exactly one of the candidate clusters."""
+def build_propagation_policy(
+    job: TrainingJob, workload: Mapping[str, Any], *, schedule_priority_class: str | None = None
+) -> dict[str, Any]:
+    """Places the workload whole in exactly one of the candidate clusters.
+
+    ``schedule_priority_class`` also hands the job's priority to Karmada's scheduler (its
+    PriorityBasedScheduling feature): a PriorityClass on Karmada that orders its own
+    scheduling queue. The platform's queue stays the source of truth; this only keeps
+    Karmada from undoing its order between jobs it has already admitted."""
     placement: dict[str, Any] = {}
     candidates = list(job.candidate_clusters or [])
     if len(candidates) > 1:
@@ -389,6 +396,21 @@ def build_propagation_policy(job: TrainingJob, workload: Mapping[str, Any]) -> d
         for taint in ("cluster.karmada.io/not-ready", "cluster.karmada.io/unreachable")
     ]
     meta = workload["metadata"]
+    spec: dict[str, Any] = {
+        "resourceSelectors": [
+            {
+                "apiVersion": workload["apiVersion"],
+                "kind": workload["kind"],
+                "name": meta["name"],
+            }
+        ],
+        "placement": placement,
+    }
+    if schedule_priority_class:
+        spec["schedulePriority"] = {
+            "priorityClassSource": "KubePriorityClass",
+            "priorityClassName": schedule_priority_class,
+        }
     return {
         "apiVersion": "policy.karmada.io/v1alpha1",
         "kind": "PropagationPolicy",
@@ -397,20 +419,16 @@ def build_propagation_policy(job: TrainingJob, workload: Mapping[str, Any]) -> d
             "namespace": meta["namespace"],
             "labels": dict(meta["labels"]),
         },
-        "spec": {
-            "resourceSelectors": [
-                {
-                    "apiVersion": workload["apiVersion"],
-                    "kind": workload["kind"],
-                    "name": meta["name"],
-                }
-            ],
-            "placement": placement,
-        },
+        "spec": spec,
     }
 
 
-def build_manifests(job: TrainingJob) -> list[dict[str, Any]]:
+def build_manifests(
+    job: TrainingJob, *, schedule_priority_class: str | None = None
+) -> list[dict[str, Any]]:
     """[workload CR, PropagationPolicy] for a ``TrainingJob`` (saved or not)."""
     workload = build_workload(job)
-    return [workload, build_propagation_policy(job, workload)]
+    return [
+        workload,
+        build_propagation_policy(job, workload, schedule_priority_class=schedule_priority_class),
+    ]

@@ -37,6 +37,8 @@ class JobStatus(models.TextChoices):
     DELETING = "Deleting"
     DELETED = "Deleted"
     SUBMIT_FAILED = "SubmitFailed"
+    # Accepted, waiting in the platform's queue for quota or cluster room; not on Karmada.
+    QUEUED = "Queued"
 
 
 # Statuses after which nothing changes on its own: the UI stops polling, the sync skips them.
@@ -46,6 +48,19 @@ FINAL_STATUSES = frozenset(
 # Statuses whose objects live on Karmada and are followed by the status sync.
 ACTIVE_STATUSES = frozenset(
     {JobStatus.SUBMITTED, JobStatus.SCHEDULED, JobStatus.RUNNING, JobStatus.RESTARTING}
+)
+
+
+# Statuses that hold their namespace's quota: admitted and not yet final. A Deleting job
+# holds it only once it reached Karmada (see ``jobs.queue``), since its pods may still run.
+QUOTA_STATUSES = frozenset(
+    {
+        JobStatus.PENDING,
+        JobStatus.SUBMITTED,
+        JobStatus.SCHEDULED,
+        JobStatus.RUNNING,
+        JobStatus.RESTARTING,
+    }
 )
 
 
@@ -83,6 +98,11 @@ class TrainingJob(models.Model):
     candidate_clusters = models.JSONField(default=list, blank=True, help_text="as sent to Karmada")
     run_policy = models.JSONField(default=dict, blank=True)
     labels = models.JSONField(default=dict, blank=True)
+    # One of settings.JOB_PRIORITIES (highest first): the queue admits higher ones first.
+    priority = models.CharField(max_length=63, default="normal")
+    # 1 for the next job of its namespace to be admitted; None unless Queued. Written by the
+    # admission pass, so lists show it without recomputing the queue per row.
+    queue_position = models.PositiveIntegerField(null=True, blank=True)
 
     status = models.CharField(
         max_length=20, choices=JobStatus.choices, default=JobStatus.PENDING, db_index=True
@@ -203,3 +223,30 @@ class NamespaceGrant(models.Model):
                     )
                 }
             )
+
+
+class NamespaceQuota(models.Model):
+    """What one namespace may hold at once across every member cluster (``None`` =
+    unlimited), optionally per cluster, and which priorities its jobs may use.
+
+    Namespaces without a row get the defaults from settings (``QUOTA_DEFAULT_*``)."""
+
+    namespace = models.CharField(max_length=63, unique=True)
+    gpus = models.PositiveIntegerField(null=True, blank=True, help_text="empty: unlimited")
+    cpu_cores = models.FloatField(null=True, blank=True, help_text="empty: unlimited")
+    memory_gib = models.FloatField(null=True, blank=True, help_text="empty: unlimited")
+    running_jobs = models.PositiveIntegerField(
+        null=True, blank=True, help_text="admitted, unfinished jobs; empty: unlimited"
+    )
+    # ["high", "normal"]; None: every priority in settings.JOB_PRIORITIES.
+    priorities = models.JSONField(null=True, blank=True, help_text="empty: every priority")
+    # {"member-cluster-1": {"gpus": 4, "cpuCores": null, "memoryGiB": null,
+    #  "runningJobs": null}}: extra limits inside one cluster; None: none.
+    clusters = models.JSONField(null=True, blank=True, help_text="per-cluster limits")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["namespace"]
+
+    def __str__(self) -> str:
+        return f"quota of {self.namespace}"

@@ -23,6 +23,10 @@ OPERATOR_PERMISSIONS = (
     ("jobs", "change_namespacegrant"),
     ("jobs", "delete_namespacegrant"),
     ("clusters", "view_membercluster"),
+    ("jobs", "view_namespacequota"),
+    ("jobs", "add_namespacequota"),
+    ("jobs", "change_namespacequota"),
+    ("jobs", "delete_namespacequota"),
 )
 
 

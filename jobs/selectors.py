@@ -244,3 +244,103 @@ def _as_list(value: Any) -> list[str]:
     if isinstance(value, (list, tuple)):
         return [str(v) for v in value]
     return [v for v in str(value).split(",") if v]
+
+
+# --- queue and quotas -------------------------------------------------------------------
+
+
+@dataclass
+class NamespaceQueue:
+    """One namespace in the queue overview: its limits, what it holds, who waits."""
+
+    namespace: str
+    limits: Any  # jobs.queue.Limits
+    usage: Any  # jobs.queue.Usage
+    waiting: list[TrainingJob]
+
+    def bars(self) -> list[dict[str, Any]]:
+        """Usage against each limit, for the page: label, used, limit, percent."""
+        from jobs.queue import RESOURCES
+
+        labels = {
+            "gpus": "GPUs",
+            "cpu_cores": "CPU cores",
+            "memory_gib": "Memory (GiB)",
+            "running_jobs": "Running jobs",
+        }
+        bars = []
+        for resource in RESOURCES:
+            limit = self.limits.limit(resource)
+            used = self.usage.get(resource)
+            percent = None
+            if limit:
+                percent = min(100, round(100 * used / limit))
+            elif limit == 0:
+                percent = 100
+            bars.append(
+                {
+                    "label": labels[resource],
+                    "used": used,
+                    "limit": limit,
+                    "percent": percent,
+                    "full": limit is not None and used >= limit,
+                }
+            )
+        return bars
+
+
+def quota_namespaces(*, user: User) -> list[str]:
+    """The namespaces whose quota the user may read: granted ones, or (operators) every
+    one with a quota, a waiting job or a job holding quota."""
+    from jobs.models import QUOTA_STATUSES, NamespaceQuota
+
+    allowed = visible_namespaces(user=user)
+    if allowed is not None:
+        return sorted(allowed)
+    names = set(NamespaceQuota.objects.values_list("namespace", flat=True))
+    active = TrainingJob.objects.filter(status__in=[*QUOTA_STATUSES, JobStatus.QUEUED]).values_list(
+        "namespace", flat=True
+    )
+    names |= set(active.distinct())
+    return sorted(names)
+
+
+def quota_list(*, user: User) -> list[tuple[str, Any]]:
+    """(namespace, limits) for every namespace the user may read, explicit or default."""
+    from jobs.models import NamespaceQuota
+    from jobs.queue import default_limits, limits_of
+
+    namespaces = quota_namespaces(user=user)
+    explicit = {q.namespace: q for q in NamespaceQuota.objects.filter(namespace__in=namespaces)}
+    return [
+        (ns, limits_of(explicit[ns]) if ns in explicit else default_limits()) for ns in namespaces
+    ]
+
+
+def queue_overview(*, user: User, namespace: str | None = None) -> list[NamespaceQueue]:
+    """Usage against quota and the waiting jobs in order, per namespace the user may see
+    (a few queries, whatever the number of namespaces and jobs)."""
+    from jobs.queue import Usage, current_usage, namespace_limits, priority_rank
+
+    if namespace is not None:
+        # The caller checked that the user may see it (else 404).
+        quotas = [(namespace, namespace_limits(namespace))]
+    else:
+        quotas = quota_list(user=user)
+    names = [ns for ns, _ in quotas]
+    usage, _ = current_usage()
+    waiting: dict[str, list[TrainingJob]] = {ns: [] for ns in names}
+    queued = TrainingJob.objects.filter(status=JobStatus.QUEUED, namespace__in=names)
+    for job in queued.select_related("owner"):
+        waiting[job.namespace].append(job)
+    for jobs in waiting.values():
+        jobs.sort(
+            key=lambda j: (
+                j.queue_position if j.queue_position is not None else 10**9,
+                priority_rank(j.priority),
+                j.created_at,
+            )
+        )
+    return [
+        NamespaceQueue(ns, limits, usage.get(ns) or Usage(), waiting[ns]) for ns, limits in quotas
+    ]

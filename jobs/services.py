@@ -39,7 +39,7 @@ from clusters.services import (
     placement_candidates,
     rank_candidates,
 )
-from jobs import watch
+from jobs import queue, watch
 from jobs.exceptions import JobStateError, SpecError
 from jobs.frameworks import get_framework, workload_kinds
 from jobs.manifests import (
@@ -148,13 +148,18 @@ def job_create(*, user: User | AnonymousUser, data: Any) -> TrainingJob:
         # MPI jobs also run a launcher pod beside their workers, in the same cluster.
         demand = demand + Demand(LAUNCHER_CPU_CORES, LAUNCHER_MEMORY_GIB, 0)
     try:
-        fitting = placement_candidates(target_clusters=spec.target_clusters, demand=demand)
+        # Clusters that could hold the job once empty: none means it could never run and
+        # is refused; room now is the queue's question, answered below.
+        possible = placement_candidates(
+            target_clusters=spec.target_clusters, demand=demand, empty=True
+        )
     except PlacementError as exc:
         path = _PLACEMENT_PATHS[exc.field]
         if exc.message:
             raise SpecError({path: exc.reasons}, message=exc.message) from exc
         raise SpecError({path: exc.reasons}) from exc
-    candidates = rank_candidates(fitting, demand=demand, strategy=settings.PLACEMENT_STRATEGY)
+    limits = queue.namespace_limits(spec.namespace)
+    _check_quota_allows(spec, limits)
     job = TrainingJob(
         name=spec.name,
         namespace=spec.namespace,
@@ -171,36 +176,126 @@ def job_create(*, user: User | AnonymousUser, data: Any) -> TrainingJob:
         volume_size_gb=spec.volume_size_gb,
         hyperparameters=dict(spec.hyperparameters),
         target_clusters=list(spec.target_clusters),
-        candidate_clusters=candidates,
         run_policy=dict(spec.run_policy),
         labels=dict(spec.labels),
+        priority=spec.priority,
     )
+    job.created_at = timezone.now()
     job.submit_token = uuid.uuid4()
+    with transaction.atomic():
+        # The job's own admission is decided with everyone else's, under the same lock:
+        # it goes straight on only if nothing ahead of it waits and quota and room allow.
+        queue.lock_admission()
+        waiting = list(
+            TrainingJob.objects.filter(status=JobStatus.QUEUED)
+            .only(*queue.QUEUED_FIELDS)
+            .order_by("created_at")[: queue.MAX_QUEUE_SCAN]
+        )
+        decisions = queue.plan([*waiting, job])
+        mine = next(d for d in decisions if d.job is job)
+        if mine.admitted:
+            job.status = JobStatus.PENDING
+            job.candidate_clusters = mine.candidates
+            note = f"Accepted; candidate clusters: {', '.join(mine.candidates)}."
+            if not limits.unlimited:
+                note += f" {mine.message}"
+            reason = "Created"
+        else:
+            job.status = JobStatus.QUEUED
+            # Shown while it waits; the admission sets the clusters that have room then.
+            job.candidate_clusters = rank_candidates(
+                possible, demand=demand, strategy=settings.PLACEMENT_STRATEGY
+            )
+            job.status_reason, job.status_message = mine.reason, mine.message
+            job.queue_position = mine.position
+            note = f"Accepted into the queue: {mine.message}"
+            reason = "Queued"
+        _insert_job(job, reason=reason, message=note)
+        others = [d for d in decisions if d.job is not job]
+        for decision in others:
+            if decision.admitted:
+                job_admit(
+                    job_id=decision.job.id, candidates=decision.candidates, message=decision.message
+                )
+        queue.write_waiting([d for d in others if not d.admitted])
+    if job.status == JobStatus.PENDING:
+        token = job.submit_token
+        transaction.on_commit(lambda: _enqueue_submit(job.id, token))
+    return job
+
+
+def _check_quota_allows(spec: Any, limits: queue.Limits) -> None:
+    """Refuse what the namespace's quota could never admit: a priority it may not use, or
+    a job larger than the whole quota (it would wait for ever)."""
+    fields: dict[str, list[str]] = {}
+    if limits.priorities is not None and spec.priority not in limits.priorities:
+        allowed = ", ".join(limits.priorities) or "none"
+        fields["priority"] = [
+            f"Namespace {spec.namespace} may not use priority '{spec.priority}' "
+            f"(allowed: {allowed})."
+        ]
+    need = queue.Need(
+        float(spec.gpu_count * spec.instance_count),
+        spec.cpu_cores * spec.instance_count,
+        spec.memory_gib * spec.instance_count,
+    )
+    for path, reason in queue.never_fits(spec.namespace, limits, need):
+        fields.setdefault(path, []).append(reason)
+    if fields:
+        raise SpecError(fields, message="The job exceeds what its namespace's quota allows.")
+
+
+def _insert_job(job: TrainingJob, *, reason: str, message: str) -> None:
     # Kubernetes names carry 8 hex digits of the id: two jobs of the same name can, rarely,
     # draw the same ones. A fresh id makes a fresh name; the unique column is the referee.
     for attempt in range(3):
-        job.k8s_name = kubernetes_name(spec.name, job.id)
-        # The manifests are fixed at creation: every retry sends exactly what the page shows.
-        job.manifests = build_manifests(job)
+        job.k8s_name = kubernetes_name(job.name, job.id)
+        # The manifests are fixed at creation (or at admission, for a queued job): every
+        # retry sends exactly what the page shows.
+        job.manifests = _manifests(job)
         try:
             with transaction.atomic():
                 job.save(force_insert=True)
-                _record(
-                    job.id,
-                    "",
-                    JobStatus.PENDING,
-                    reason="Created",
-                    message=f"Accepted; candidate clusters: {', '.join(candidates)}.",
-                )
+                _record(job.id, "", job.status, reason=reason, message=message)
         except IntegrityError:
             if attempt == 2 or not TrainingJob.objects.filter(k8s_name=job.k8s_name).exists():
                 raise
             job.id = uuid.uuid4()
             continue
         break
-    token = job.submit_token
+
+
+def _manifests(job: TrainingJob) -> list[dict[str, Any]]:
+    priority_class = None
+    if settings.KARMADA_SCHEDULE_PRIORITY:
+        priority_class = f"{settings.KARMADA_PRIORITY_CLASS_PREFIX}{job.priority}"
+    return build_manifests(job, schedule_priority_class=priority_class)
+
+
+def job_admit(*, job_id: uuid.UUID, candidates: list[str], message: str) -> bool:
+    """Queued -> Pending, with the candidate clusters that have room now and manifests
+    built for them; the submission starts after commit. False when the job was no longer
+    Queued (deleted meanwhile). Called by the admission pass, which holds its lock."""
+    job = TrainingJob.objects.filter(id=job_id, status=JobStatus.QUEUED).first()
+    if job is None:
+        return False
+    job.candidate_clusters = list(candidates)
+    token = uuid.uuid4()
+    if not job_transition(
+        job_id=job.id,
+        old=JobStatus.QUEUED,
+        new=JobStatus.PENDING,
+        reason=queue.ADMITTED_REASON,
+        message=f"{message} Candidate clusters: {', '.join(candidates)}.",
+        candidate_clusters=job.candidate_clusters,
+        manifests=_manifests(job),
+        queue_position=None,
+        submit_token=token,
+        next_attempt_at=None,
+    ):
+        return False
     transaction.on_commit(lambda: _enqueue_submit(job.id, token))
-    return job
+    return True
 
 
 def _require_namespace_access(*, user, namespace: str) -> None:
@@ -279,6 +374,7 @@ def job_submit(*, job_id: uuid.UUID | str, token: uuid.UUID | str | None = None)
                 # The policy may exist without its workload: nothing outlives the job. If
                 # Karmada cannot be asked now, the cleanup sweep removes it later.
                 _delete_objects_quietly(job)
+                queue.enqueue_admission()
             return JobStatus.SUBMIT_FAILED
         TrainingJob.objects.filter(id=job.id, status=JobStatus.PENDING).update(
             status_reason="SubmitRetrying", status_message=exc.message, updated_at=timezone.now()
@@ -365,6 +461,22 @@ def job_resubmit(*, job: TrainingJob, user: User | AnonymousUser) -> TrainingJob
     """
     with transaction.atomic():
         locked = TrainingJob.objects.select_for_update().get(id=job.id)
+        if (
+            locked.status == JobStatus.SUBMIT_FAILED
+            and not queue.namespace_limits(locked.namespace).unlimited
+        ):
+            # Back on Karmada would take quota again: it waits its turn like a new job.
+            job_transition(
+                job_id=job.id,
+                old=JobStatus.SUBMIT_FAILED,
+                new=JobStatus.QUEUED,
+                reason="Resubmitted",
+                message=f"Resubmitted by {user}; queued for admission.",
+                finished_at=None,
+            )
+            transaction.on_commit(queue.queue_admit)
+            job.refresh_from_db()
+            return job
         if locked.status == JobStatus.SUBMIT_FAILED:
             job_transition(
                 job_id=job.id,
@@ -394,6 +506,20 @@ def job_delete(*, job: TrainingJob, user: User | AnonymousUser) -> TrainingJob:
         if not locked.can_delete:
             raise JobStateError(f"The job is already {locked.status.lower()}.")
         old = locked.status
+        if old == JobStatus.QUEUED:
+            # Never reached Karmada: it leaves the queue and is gone; those behind move up.
+            job_transition(
+                job_id=job.id,
+                old=old,
+                new=JobStatus.DELETED,
+                reason="RemovedFromQueue",
+                message=f"Removed from the queue by {user}; it never reached Karmada.",
+                queue_position=None,
+                finished_at=timezone.now(),
+            )
+            queue.enqueue_admission()
+            job.refresh_from_db()
+            return job
         job_transition(
             job_id=job.id,
             old=old,
@@ -436,7 +562,7 @@ def job_finish_delete(*, job_id: uuid.UUID | str) -> str:
         return job.status if job else "missing"
     if job.manifests and not _delete_objects(job):
         raise ClusterError("The workload is still being removed from Karmada", permanent=False)
-    job_transition(
+    if job_transition(
         job_id=job.id,
         old=JobStatus.DELETING,
         new=JobStatus.DELETED,
@@ -444,7 +570,8 @@ def job_finish_delete(*, job_id: uuid.UUID | str) -> str:
         message="Removed from Karmada and its member cluster.",
         finished_at=job.finished_at or timezone.now(),
         next_attempt_at=None,
-    )
+    ):
+        queue.enqueue_admission()  # its share of the quota is free again
     return JobStatus.DELETED
 
 
@@ -478,9 +605,12 @@ def job_apply_status(
 ) -> bool:
     """Record an observed status for a job (used by the sync, the admin and tests)."""
     job = TrainingJob.objects.get(id=job_id)
-    return _apply_observed(
+    changed = _apply_observed(
         job, Observed(status=status, reason=reason, message=message, cluster=cluster)
     )
+    if changed and job.status in FINAL_STATUSES:
+        queue.enqueue_admission()
+    return changed
 
 
 def _apply_observed(job: TrainingJob, seen: Observed) -> bool:
@@ -661,7 +791,7 @@ def job_status_sync() -> int:
         for key, obj in cache.get(stream, (k for k in wanted_keys if f"/{kind}/" in k)).items():
             member_objs.setdefault(key, {})[member] = obj
 
-    changed = 0
+    changed = ended = 0
     checks_left = _MISSING_CHECKS_PER_PASS
     for job in active:
         seen: Observed | None
@@ -684,6 +814,9 @@ def job_status_sync() -> int:
             seen = _note_unready_cluster(job, seen, unready)
         if _apply_observed(job, seen):
             changed += 1
+            ended += job.status in FINAL_STATUSES
+    if ended:
+        queue.enqueue_admission()  # their quota and room are free for the queue
     if changed:
         log.info("status sync: %d of %d jobs looked at changed", changed, len(active))
     return changed

@@ -69,6 +69,9 @@ IMAGE_MAX = 500
 CLUSTER_NAME_MAX = 253
 LABEL_VALUE_MAX = 63
 CLEAN_POD_POLICIES = ("None", "Running", "All")
+# The priorities when the operator configures none (settings.JOB_PRIORITIES), highest first.
+BUILTIN_PRIORITIES = ("high", "normal", "low")
+DEFAULT_PRIORITY = "normal"
 SOURCES = ("default", "custom")
 
 MAX_CPU_CORES = 256
@@ -329,6 +332,14 @@ REQUEST = Field(
             "Empty: any ready cluster with room.",
         ),
         "runPolicy": RUN_POLICY,
+        "priority": Field(
+            "string",
+            default=DEFAULT_PRIORITY,
+            enum=BUILTIN_PRIORITIES,
+            help="Queue priority: higher ones are admitted first when quota or cluster room "
+            "is short. One of the operator's priorities (by default `high`, `normal`, `low`); "
+            "a namespace's quota may allow only some.",
+        ),
         "labels": Field(
             "object",
             values=Field("string", max_length=LABEL_VALUE_MAX, pattern=f"({LABEL_NAME_PATTERN})?"),
@@ -435,6 +446,7 @@ class JobSpec:
     target_clusters: list[str]
     run_policy: dict  # camelCase keys as in the request, only those given
     labels: dict
+    priority: str = DEFAULT_PRIORITY
 
 
 class _Errors:
@@ -591,10 +603,21 @@ def request_namespace(data: Any) -> str | None:
     return None
 
 
-def parse_job_request(data: Any, *, default_images: Mapping[str, str] | None = None) -> JobSpec:
+def _configured_priorities() -> tuple[str, ...]:
+    from django.conf import settings
+
+    return tuple(getattr(settings, "JOB_PRIORITIES", BUILTIN_PRIORITIES))
+
+
+def parse_job_request(
+    data: Any,
+    *,
+    default_images: Mapping[str, str] | None = None,
+    priorities: tuple[str, ...] | None = None,
+) -> JobSpec:
     """Validate a request body and return the job it describes; ``SpecError`` lists every
     problem. ``default_images`` maps framework -> built-in image (settings.DEFAULT_IMAGES
-    when not given)."""
+    when not given); ``priorities`` the allowed priorities (settings.JOB_PRIORITIES)."""
     errors = _Errors()
     if not isinstance(data, dict):
         raise SpecError(
@@ -613,6 +636,7 @@ def parse_job_request(data: Any, *, default_images: Mapping[str, str] | None = N
     target_clusters = _target_clusters(body)
     run_policy = _run_policy(body)
     labels = _labels(body)
+    priority = _priority(body, _configured_priorities() if priorities is None else priorities)
 
     hyperparameters: dict[str, Any] = {}
     if raw_hp is not None and not isinstance(raw_hp, dict):
@@ -655,7 +679,21 @@ def parse_job_request(data: Any, *, default_images: Mapping[str, str] | None = N
         target_clusters=target_clusters,
         run_policy=run_policy,
         labels=labels,
+        priority=priority or DEFAULT_PRIORITY,
     )
+
+
+def _priority(body: _Reader, allowed: tuple[str, ...]) -> str | None:
+    value = body.string("priority")
+    if value is None or value == "":
+        # Absent (the original request) or a blank form input: the default.
+        return None if body.present("priority") and value is None else DEFAULT_PRIORITY
+    if value not in allowed:
+        body.errors.add(
+            "priority", f"Unknown priority '{_shown(value)}'. Allowed: {', '.join(allowed)}."
+        )
+        return None
+    return value
 
 
 def _job_name(body: _Reader) -> str | None:

@@ -155,3 +155,15 @@ def job_cleanup_sweep_task(orphans: bool = False) -> dict[str, int] | None:
         except ClusterError as exc:
             log.warning("cleanup sweep: Karmada is not answering, next sweep retries: %s", exc)
             return None
+
+
+@shared_task(ignore_result=True)
+def queue_admit_task() -> dict[str, int] | None:
+    # The advisory lock inside keeps passes correct; this one only keeps a burst of job
+    # ends from stacking up passes that would each wait for the previous one.
+    with try_lock("queue-admit", ttl=60) as got:
+        if not got:
+            return None
+        from jobs import queue
+
+        return queue.queue_admit()

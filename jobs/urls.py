@@ -14,4 +14,5 @@ urlpatterns = [
     path("jobs/<uuid:pk>/pods/<str:pod>/log", views.job_pod_log_view, name="pod-log"),
     path("jobs/<uuid:pk>/delete", views.job_delete_view, name="delete"),
     path("jobs/<uuid:pk>/resubmit", views.job_resubmit_view, name="resubmit"),
+    path("queue", views.queue_view, name="queue"),
 ]

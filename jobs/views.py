@@ -33,6 +33,8 @@ from jobs.selectors import (
     job_list,
     job_pod_log,
     job_pods,
+    queue_overview,
+    user_can_use_namespace,
     visible_namespaces,
 )
 
@@ -345,3 +347,36 @@ def job_resubmit_view(request: HtmxHttpRequest, pk: uuid.UUID) -> HttpResponse:
     else:
         messages.success(request, f"Job {job.name} resubmitted.")
     return _back_to_detail(request, job)
+
+
+# --- queue ------------------------------------------------------------------------------
+
+
+@require_GET
+def queue_view(request: HtmxHttpRequest) -> HttpResponse:
+    """Per namespace the user may see: usage against quota, and the waiting jobs in the
+    order they will be admitted. ``?namespace=`` narrows it to one (404 for outsiders).
+    The namespaces' part is polled every 2 s; a poll that finds nothing changed answers 204
+    so the page does not flicker."""
+    namespace = request.GET.get("namespace") or None
+    if namespace is not None and not user_can_use_namespace(user=request.user, namespace=namespace):
+        raise Http404("No such namespace.")
+    overview = queue_overview(user=request.user, namespace=namespace)
+    seen = ";".join(
+        f"{q.namespace}:{[(b['used'], b['limit']) for b in q.bars()]}:{_version(q.waiting)}"
+        for q in overview
+    )
+    version = hashlib.sha1(seen.encode(), usedforsecurity=False).hexdigest()[:16]
+    query = request.GET.copy()
+    query["v"] = version
+    context = {
+        "overview": overview,
+        "namespace": namespace,
+        "version": version,
+        "poll_url": f"{request.path}?{query.urlencode()}",
+    }
+    if _fragment_request(request):
+        if request.GET.get("v") == version:
+            return _vary(HttpResponse(status=204))
+        return _vary(render(request, "jobs/_queue.html", context))
+    return _vary(render(request, "jobs/queue.html", context))

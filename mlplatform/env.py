@@ -58,6 +58,20 @@ def envint(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name}={value!r} is not an integer") from exc
 
 
+def envlimit(name: str) -> float | None:
+    """A quota limit: a non-negative number, or None when unset or ``unlimited``."""
+    value = envstr(name)
+    if value is None or value.strip().lower() in {"", "unlimited", "none"}:
+        return None
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number or 'unlimited'") from exc
+    if number < 0 or number != number:
+        raise ImproperlyConfigured(f"{name}={value!r} must be 0 or more, or 'unlimited'")
+    return number
+
+
 def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = (envstr(name) or default).strip().lower()
     if value not in choices:

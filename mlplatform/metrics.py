@@ -115,6 +115,23 @@ class _PlatformCollector:
             jobs.add_metric([status], counts.get(status, 0))
         yield jobs
 
+        # The platform's own queue (jobs waiting for quota or room, not on Karmada), per
+        # namespace; the broker's backlog is mlplatform_celery_queue_length below.
+        queued = GaugeMetricFamily(
+            "mlplatform_queued_jobs",
+            "Jobs waiting in the platform's queue (Queued), by namespace.",
+            labels=["namespace"],
+        )
+        waiting = (
+            TrainingJob.objects.filter(status=JobStatus.QUEUED)
+            .order_by()
+            .values_list("namespace")
+            .annotate(n=Count("id"))
+        )
+        for namespace, n in waiting:
+            queued.add_metric([namespace], n)
+        yield queued
+
         conn = _redis()
         if conn is None:
             return

@@ -19,6 +19,7 @@ from mlplatform.env import (
     envduration,
     envheader,
     envint,
+    envlimit,
     envlist,
     envrate,
     envstr,
@@ -223,6 +224,30 @@ POD_SECURITY_LEVEL = envchoice(
     "POD_SECURITY_LEVEL", "baseline", ("privileged", "baseline", "restricted")
 )
 
+# --- Queue and quotas -------------------------------------------------------------------
+# The priorities a job may ask for, highest first; "normal" is the default and must be one.
+JOB_PRIORITIES = envlist("JOB_PRIORITIES", ["high", "normal", "low"])
+JOB_DEFAULT_PRIORITY = "normal"
+if JOB_DEFAULT_PRIORITY not in JOB_PRIORITIES or len(set(JOB_PRIORITIES)) != len(JOB_PRIORITIES):
+    raise ImproperlyConfigured(
+        f"JOB_PRIORITIES={','.join(JOB_PRIORITIES)!r} must list distinct names, highest "
+        "first, and include 'normal' (the default priority)."
+    )
+# The quota of a namespace without its own (admin or PUT /api/v1/quotas/<namespace>);
+# unset or "unlimited": no limit.
+QUOTA_DEFAULT_GPUS = envlimit("QUOTA_DEFAULT_GPUS")
+QUOTA_DEFAULT_CPU_CORES = envlimit("QUOTA_DEFAULT_CPU_CORES")
+QUOTA_DEFAULT_MEMORY_GIB = envlimit("QUOTA_DEFAULT_MEMORY_GIB")
+QUOTA_DEFAULT_RUNNING_JOBS = envlimit("QUOTA_DEFAULT_RUNNING_JOBS")
+# How often beat runs an admission pass over the queue (it also runs when a job ends, is
+# deleted or a quota changes).
+QUEUE_ADMIT_INTERVAL = envduration("QUEUE_ADMIT_INTERVAL", "2s")
+# Also pass the job's priority to Karmada's scheduler as the PropagationPolicy's
+# schedulePriority (PriorityClass "<KARMADA_PRIORITY_CLASS_PREFIX><priority>"); needs
+# Karmada's PriorityBasedScheduling feature gate and those PriorityClasses on Karmada.
+KARMADA_SCHEDULE_PRIORITY = envbool("KARMADA_SCHEDULE_PRIORITY", False)
+KARMADA_PRIORITY_CLASS_PREFIX = envstr("KARMADA_PRIORITY_CLASS_PREFIX", "mlplatform-")
+
 # Built-in algorithm images per framework (algorithm.source = "default"). Each receives the
 # hyperparameters as --name=value arguments and as JSON in $HYPERPARAMETERS; operators point
 # a framework at their own image with DEFAULT_IMAGE_<FRAMEWORK> (e.g. DEFAULT_IMAGE_XGBOOST).
@@ -289,6 +314,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "kwargs": {"orphans": True},
         "options": {"expires": 60.0},
+    },
+    "queue-admit": {
+        "task": "jobs.tasks.queue_admit_task",
+        "schedule": QUEUE_ADMIT_INTERVAL,
+        "options": {"expires": max(QUEUE_ADMIT_INTERVAL, 1.0)},
     },
     "cluster-inventory-sync": {
         "task": "clusters.tasks.cluster_inventory_sync_task",

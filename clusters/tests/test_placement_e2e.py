@@ -169,8 +169,8 @@ def test_a_job_larger_than_every_cluster_is_refused_saying_what_is_short_where(s
     (reason,) = fields["resources"]
     assert "does not fit" in message
     for cluster in (M1, M2):
-        assert re.search(rf"{cluster} needs 200 CPU, [\d.]+ free", reason), reason
-        assert re.search(rf"{cluster} needs 1000 GiB memory, [\d.]+ GiB free", reason), reason
+        assert re.search(rf"{cluster} needs 200 CPU, [\d.]+ in all", reason), reason
+        assert re.search(rf"{cluster} needs 1000 GiB memory, [\d.]+ GiB in all", reason), reason
     assert not TrainingJob.objects.exists()
 
 
@@ -178,7 +178,7 @@ def test_a_gpu_job_larger_than_the_gpu_clusters_free_gpus_is_refused(synced, api
     # 20 GPUs: more than member-cluster-1's 16; member-cluster-2 has none at all.
     _, fields = _error(_create(api, _body("many-gpus", gpu=4, instances=5)))
     (reason,) = fields["resources"]
-    assert re.search(rf"{M1} needs 20 GPU, [\d.]+ free", reason), reason
+    assert re.search(rf"{M1} needs 20 GPU, [\d.]+ in all", reason), reason
     assert f"{M2} has no GPUs" in reason
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.plumbing import ResolvedComponent, build_choice_field
 from drf_spectacular.settings import spectacular_settings
@@ -120,6 +121,15 @@ class JobOutputSerializer(serializers.Serializer):
         help_text="When the platform removed the finished job from Karmada "
         "(runPolicy.ttlSecondsAfterFinished); null while it is still there.",
     )
+    priority = serializers.CharField(
+        help_text="Queue priority (one of the operator's, highest first in GET /api/v1/queue)."
+    )
+    queuePosition = serializers.IntegerField(
+        source="queue_position",
+        allow_null=True,
+        help_text="While Queued: 1 for the next job of its namespace to be admitted; null "
+        "otherwise. statusMessage says in words why it waits.",
+    )
 
 
 class JobEventOutputSerializer(serializers.Serializer):
@@ -180,6 +190,9 @@ class JobRequestSchema(OpenApiSerializerExtension):
     def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
         oas_30 = str(spectacular_settings.OAS_VERSION).startswith("3.0")
         components = specs.request_json_schema(oas_30=oas_30)
+        # The allowed priorities are the operator's (JOB_PRIORITIES), not the built-in list.
+        priority = components[specs.REQUEST.component]["properties"]["priority"]
+        priority["enum"] = list(settings.JOB_PRIORITIES)
         for schema in components.values():
             for prop in schema.get("properties", {}).values():
                 _share_framework_enum(prop)

@@ -4,7 +4,7 @@ OpenAPI schema and docs."""
 from django.urls import path
 
 from clusters.api import ClusterListApi
-from jobs.api import views
+from jobs.api import queue, views
 from jobs.api.docs import SchemaApi, docs_view
 from jobs.api.routing import by_method, route
 
@@ -28,6 +28,9 @@ urlpatterns = [
         "v1/jobs/<str:job_id>/pods/<str:pod>/log", views.JobPodLogApi.as_view(), name="job-pod-log"
     ),
     *route("v1/clusters", ClusterListApi.as_view(), name="clusters"),
+    *route("v1/quotas", queue.QuotaListApi.as_view(), name="quotas"),
+    *route("v1/quotas/<str:namespace>", queue.QuotaDetailApi.as_view(), name="quota-detail"),
+    *route("v1/queue", queue.QueueApi.as_view(), name="queue"),
     *route("v1/frameworks", views.FrameworkListApi.as_view(), name="frameworks"),
     path("schema", SchemaApi.as_view(), name="schema"),
     path("docs", docs_view(), name="docs"),

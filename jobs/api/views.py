@@ -245,6 +245,11 @@ class JobStatusApi(ApiView):
         finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
         updatedAt = serializers.DateTimeField(source="updated_at")
         nextAttemptAt = serializers.DateTimeField(source="next_attempt_at", allow_null=True)
+        queuePosition = serializers.IntegerField(
+            source="queue_position",
+            allow_null=True,
+            help_text="While Queued: 1 for the next job of its namespace; null otherwise.",
+        )
         isFinal = serializers.BooleanField(
             source="is_final", help_text="True once nothing will change on its own."
         )

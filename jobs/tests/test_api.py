@@ -63,6 +63,7 @@ STATUS_KEYS = {
     "updatedAt",
     "nextAttemptAt",
     "isFinal",
+    "queuePosition",
 }
 
 

@@ -637,3 +637,16 @@ def test_the_restricted_check_catches_a_root_pod():
     """The checker above is not vacuous."""
     spec = _pod_specs(single("horovod"))[0]
     assert "launcher: runAsNonRoot" in _restricted_problems(spec)
+
+
+def test_the_policy_carries_the_priority_class_only_when_asked():
+    from jobs.manifests import build_manifests
+    from jobs.tests.factories import TrainingJobFactory
+
+    job = TrainingJobFactory.build(priority="high")
+    assert "schedulePriority" not in build_manifests(job)[1]["spec"]
+    policy = build_manifests(job, schedule_priority_class="mlplatform-high")[1]
+    assert policy["spec"]["schedulePriority"] == {
+        "priorityClassSource": "KubePriorityClass",
+        "priorityClassName": "mlplatform-high",
+    }

@@ -51,6 +51,7 @@ EXPECTED_PATHS = {
     "runPolicy.ttlSecondsAfterFinished",
     "runPolicy.cleanPodPolicy",
     "labels",
+    "priority",
 }
 # Strings a pattern is compared on: the schema's regex and the validator must agree on each.
 PATTERN_SAMPLES = [

@@ -66,7 +66,7 @@ class TestCreate:
         data["resources"]["instanceCount"] = 2
         with pytest.raises(SpecError) as err:
             services.job_create(user=alice, data=data)
-        assert "member-cluster-2 needs 200 CPU, 128 free" in err.value.fields["resources"][0]
+        assert "member-cluster-2 needs 200 CPU, 128 in all" in err.value.fields["resources"][0]
         assert not TrainingJob.objects.exists() and not JobEvent.objects.exists()
 
     def test_operators_may_use_any_namespace(self, operator, fleet):

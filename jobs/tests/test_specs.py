@@ -700,7 +700,8 @@ def test_all_errors_are_collected_at_once():
         "targetClusters": ["ok", "Not OK"],
         "runPolicy": {"backoffLimit": "3"},
         "labels": {"mlplatform.io/x": "y"},
-        "priority": "high",
+        "priority": "urgent",
+        "tier": "gold",
     }
     fields = errors(data)
     assert set(fields) == {
@@ -719,6 +720,7 @@ def test_all_errors_are_collected_at_once():
         "runPolicy.backoffLimit",
         "labels.mlplatform.io/x",
         "priority",
+        "tier",
     }
 
 

@@ -32,6 +32,9 @@ def test_only_the_public_views_skip_the_login_redirect():
         "api:job-pod-log",
         "api:clusters",
         "api:frameworks",
+        "api:quotas",
+        "api:quota-detail",
+        "api:queue",
         "api:schema",
         "api:docs",
         # Signing in (Django marks these).
@@ -41,7 +44,7 @@ def test_only_the_public_views_skip_the_login_redirect():
 
 
 @pytest.mark.parametrize(
-    "name", ["jobs:list", "jobs:create", "clusters:list", "password_reset", "logout"]
+    "name", ["jobs:list", "jobs:create", "jobs:queue", "clusters:list", "password_reset", "logout"]
 )
 def test_pages_send_an_anonymous_visitor_to_the_login(client, db, name):
     response = client.get(reverse(name))

@@ -110,3 +110,16 @@ def test_recording_without_redis_is_a_no_op(settings):
         metrics.count("karmada_errors", "x")
     finally:
         metrics._redis_client = None
+
+
+def test_queued_jobs_are_counted_per_namespace(alice, fleet, scrape):
+    from jobs import services
+    from jobs.models import NamespaceQuota
+
+    NamespaceQuota.objects.create(namespace="team-a", running_jobs=1)
+    services.job_create(user=alice, data=body())
+    services.job_create(user=alice, data=body())
+    services.job_create(user=alice, data=body())
+    text = scrape()
+    assert _sample(text, "mlplatform_queued_jobs", namespace="team-a") == 2
+    assert _sample(text, "mlplatform_jobs", status="Queued") == 2
