@@ -49,6 +49,16 @@ JOB_KEYS = {
     "finishedAt",
     "nextAttemptAt",
     "cleanedUpAt",
+    # Job insight
+    "waitingReason",
+    "waiting",
+    "failureClass",
+    "failureSummary",
+    "replicas",
+    "replicasReadAt",
+    "queuedSeconds",
+    "runningSeconds",
+    "totalSeconds",
 }
 STATUS_KEYS = {
     "id",
@@ -63,6 +73,8 @@ STATUS_KEYS = {
     "updatedAt",
     "nextAttemptAt",
     "isFinal",
+    "waitingReason",
+    "failureClass",
 }
 
 
