@@ -60,8 +60,10 @@ def _iso(value: datetime | None) -> str | None:
 
 def pod_row(pod: PodView) -> dict[str, Any]:
     """One row of the replica table, in the API's camelCase (stored as is on the job)."""
-    reason = pod.exit_reason or pod.pod_reason
-    message = pod.exit_message or pod.pod_message
+    # A pod-level reason (Evicted, DeadlineExceeded) says more than the container's
+    # termination it caused (ContainerStatusUnknown, Error).
+    reason = pod.pod_reason or pod.exit_reason
+    message = pod.pod_message or pod.exit_message
     if pod.waiting_reason and not reason:
         reason, message = pod.waiting_reason, pod.waiting_message
     return {
@@ -106,6 +108,48 @@ def replica_groups(pods: list[PodView]) -> list[dict[str, Any]]:
             group[phase] += 1
         group["pods"].append(pod_row(pod))
     return list(groups.values())
+
+
+REMOVED_PHASE = "Removed"
+
+
+def keep_removed(
+    previous: list[dict[str, Any]], current: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``current`` plus the pods ``previous`` had that are gone now, marked Removed: an
+    operator deletes the replicas still running when a job ends (cleanPodPolicy), and the
+    table should still show that they were there."""
+    seen = {pod["name"] for group in current for pod in group["pods"]}
+    groups = {group["type"]: {**group, "pods": list(group["pods"])} for group in current}
+    for group in previous:
+        for pod in group.get("pods") or []:
+            if pod.get("name") in seen:
+                continue
+            target = groups.setdefault(
+                group["type"],
+                {
+                    "type": group["type"],
+                    "total": 0,
+                    "pending": 0,
+                    "running": 0,
+                    "succeeded": 0,
+                    "failed": 0,
+                    "pods": [],
+                },
+            )
+            if pod.get("phase") != REMOVED_PHASE:
+                pod = {
+                    **pod,
+                    "phase": REMOVED_PHASE,
+                    "message": f"Removed while {str(pod.get('phase', '')).lower()} "
+                    "(the operator deletes the replicas still running when a job ends).",
+                }
+            target["pods"].append(pod)
+            target["total"] += 1
+    order = [group["type"] for group in current] + [
+        group["type"] for group in previous if group["type"] not in {g["type"] for g in current}
+    ]
+    return [groups[name] for name in order if name in groups]
 
 
 def _first_line(text: str) -> str:

@@ -40,7 +40,14 @@ from clusters.services import (
 )
 from jobs.exceptions import JobStateError, SpecError
 from jobs.frameworks import get_framework, workload_kinds
-from jobs.insight import Waiting, classify_status, failure_of, replica_groups, waiting_of
+from jobs.insight import (
+    Waiting,
+    classify_status,
+    failure_of,
+    keep_removed,
+    replica_groups,
+    waiting_of,
+)
 from jobs.manifests import (
     LAUNCHER_CPU_CORES,
     LAUNCHER_MEMORY_GIB,
@@ -907,7 +914,7 @@ def job_insight_apply(*, job: TrainingJob, pods: list[PodView]) -> bool:
     now = timezone.now()
     fields: dict[str, Any] = {"insight_at": now}
     if pods:
-        groups = replica_groups(pods)
+        groups = keep_removed(job.replica_status or [], replica_groups(pods))
         if groups != job.replica_status:
             fields["replica_status"] = groups
     if job.status in _INSIGHT_STATUSES:
