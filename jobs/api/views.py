@@ -397,7 +397,10 @@ class JobPodLogApi(ApiView):
 
 class JobClusterEventOutputSerializer(serializers.Serializer):
     time = serializers.DateTimeField(allow_null=True, help_text="Its last occurrence.")
-    source = serializers.CharField(help_text="`karmada`, or the member cluster's name.")
+    # A wire name that Field also uses as an attribute; the metaclass keeps them apart.
+    source = serializers.CharField(  # type: ignore[assignment]
+        help_text="`karmada`, or the member cluster's name."
+    )
     objectKind = serializers.CharField(source="object_kind")
     objectName = serializers.CharField(source="object_name")
     type = serializers.CharField(help_text="Normal or Warning.")
