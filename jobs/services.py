@@ -942,7 +942,10 @@ def job_insight_apply(*, job: TrainingJob, pods: list[PodView]) -> bool:
             fields["failure_class"] = failure.failure_class
             fields["failure_summary"] = failure.summary
     changed = len(fields) > 1
-    if not changed and job.insight_at is not None:
+    unread_since_end = job.is_final and (
+        job.insight_at is None or (job.finished_at is not None and job.insight_at < job.finished_at)
+    )
+    if not changed and job.insight_at is not None and not unread_since_end:
         return False  # nothing new: no write for a job whose pods look as before
     if changed:
         fields["updated_at"] = now  # what the pages' pollers compare
@@ -974,10 +977,10 @@ def job_insight_sync() -> int:
     jobs = list(
         TrainingJob.objects.filter(
             Q(status__in=_INSIGHT_STATUSES)
-            | Q(
-                status__in=(JobStatus.SUCCEEDED, JobStatus.FAILED),
-                insight_at__isnull=True,
-                finished_at__gte=recent,
+            | (
+                Q(status__in=(JobStatus.SUCCEEDED, JobStatus.FAILED), finished_at__gte=recent)
+                # Never read since it ended (read while it ran, at most).
+                & (Q(insight_at__isnull=True) | Q(insight_at__lt=F("finished_at")))
             )
         )
         .exclude(cluster="")

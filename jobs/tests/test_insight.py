@@ -395,3 +395,24 @@ def test_events_of_a_job_not_on_karmada_are_empty_and_outsiders_get_404(
     assert (
         other.get(reverse("jobs:events", args=[job.pk]), HTTP_HX_REQUEST="true").status_code == 404
     )
+
+
+@pytest.mark.testbed
+def test_the_insight_pass_reads_a_finished_job_once_more_then_leaves_it(alice, karmada):
+    """A capture message lost as the job ended: the pass reads its pods (a real LIST on the
+    testbed member; none left here), marks it read, and does not read it again."""
+    ended = timezone.now() - timedelta(seconds=30)
+    job = TrainingJobFactory(
+        owner=alice,
+        status=JobStatus.FAILED,
+        cluster="member-cluster-1",
+        finished_at=ended,
+        insight_at=ended - timedelta(seconds=10),  # read while it ran, not since
+    )
+    services.job_insight_sync()
+    job.refresh_from_db()
+    assert job.insight_at > ended
+    read_at = job.insight_at
+    services.job_insight_sync()
+    job.refresh_from_db()
+    assert job.insight_at == read_at

@@ -239,10 +239,14 @@ def test_it_says_why_a_placed_job_waits_in_its_member(api, engineer):
     assert job["queuedSeconds"] > 0 and job["runningSeconds"] is None
 
     job = wait_for(lambda: waiting(partial, "partial"), timeout=120, message="the partial wait")
-    assert job["waiting"]["message"].startswith("4 of 5 pods run; ")
-    assert "Insufficient nvidia.com/gpu" in job["waiting"]["message"]
+    # Four run when the GPU nodes are free; fewer when other jobs hold some of their GPUs.
     counts = {g["type"]: (g["running"], g["pending"]) for g in job["replicas"]}
-    assert sum(r for r, _ in counts.values()) == 4 and sum(p for _, p in counts.values()) == 1
+    running = sum(r for r, _ in counts.values())
+    pending = sum(p for _, p in counts.values())
+    assert running >= 1 and pending >= 1 and running + pending == 5, counts
+    assert job["waiting"]["message"].startswith(f"{running} of 5 pods run; "), job["waiting"]
+    assert "Insufficient nvidia.com/gpu" in job["waiting"]["message"]
+    assert job["waitingReason"].startswith("Some replicas wait: Unschedulable: ")
 
     # The list says it in one line; the detail page in full, with the time waited.
     page = Client()
