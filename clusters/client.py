@@ -359,11 +359,15 @@ class KarmadaClient:
         result = self.member_get(cluster, "/api/v1/pods", query={"labelSelector": label_selector})
         return result.get("items", [])
 
-    def member_events(self, cluster: str, namespace: str, *, limit: int) -> builtins.list[dict]:
-        """The newest events of one namespace of a member (bounded: a busy namespace holds
-        thousands, and events cannot be selected by a name prefix)."""
+    def member_events(
+        self, cluster: str, namespace: str, *, field_selector: str, limit: int
+    ) -> builtins.list[dict]:
+        """Events of one namespace of a member, selected by field (events can be selected
+        by their object's exact name, not by a prefix)."""
         result = self.member_get(
-            cluster, f"/api/v1/namespaces/{namespace}/events", query={"limit": str(limit)}
+            cluster,
+            f"/api/v1/namespaces/{namespace}/events",
+            query={"fieldSelector": field_selector, "limit": str(limit)},
         )
         return result.get("items", [])
 

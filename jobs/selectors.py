@@ -208,8 +208,10 @@ def _sorted_pods(pods: list[PodView]) -> list[PodView]:
 
 # --- Kubernetes events of a job ------------------------------------------------------------
 
-# How many events one page view reads from the member's namespace, at most.
-MEMBER_EVENTS_LIMIT = 1000
+# The member's events are read per object (an exact name): the workload and at most this
+# many pods (coordinators first), each a request, so a page view stays bounded.
+MEMBER_EVENT_PODS = 8
+EVENTS_PER_OBJECT = 200
 # How long one read of a job's events serves further page views and API calls.
 EVENTS_CACHE_SECONDS = 10
 
@@ -249,16 +251,22 @@ def _event(item: dict[str, Any], source: str) -> ClusterEvent:
     )
 
 
-def _own_member_object(job: TrainingJob, name: str) -> bool:
-    # The workload has the job's name; every pod (and the MPI launcher's batch Job) starts
-    # with it and a dash.
-    return name == job.k8s_name or name.startswith(job.k8s_name + "-")
+def _event_pod_names(job: TrainingJob) -> list[str]:
+    """The job's pods as last stored (no request); read live only before the first read."""
+    pods = [pod for group in job.replica_status or [] for pod in group.get("pods") or []]
+    # The pods that explain something first: those that failed or wait.
+    pods.sort(key=lambda pod: pod.get("phase") not in ("Failed", "Pending"))
+    names = [pod["name"] for pod in pods if pod.get("name")]
+    if names or job.is_final:
+        return names
+    return [p.name for p in job_pods(job=job)]
 
 
 def job_cluster_events(job: TrainingJob) -> dict[str, Any]:
     """The Kubernetes events about the job, oldest first: Karmada's for its template,
-    policy and binding, and its member's for the workload and pods. At most three requests
-    per ``EVENTS_CACHE_SECONDS`` and job, whatever the number of viewers.
+    policy and binding, and its member's for the workload and pods. Bounded requests
+    per ``EVENTS_CACHE_SECONDS`` and job, whatever the number of viewers: two to Karmada,
+    and to the member one for the workload and one per pod (at most ``MEMBER_EVENT_PODS``).
 
     Returns ``{"events": [...], "errors": {cluster: message}}``: a member that does not
     answer leaves Karmada's events (and says so) rather than failing the whole answer;
@@ -287,12 +295,15 @@ def job_cluster_events(job: TrainingJob) -> dict[str, Any]:
         events += [_event(item, "karmada") for item in items]
     if job.cluster:
         try:
-            items = client.member_events(job.cluster, job.namespace, limit=MEMBER_EVENTS_LIMIT)
-            events += [
-                _event(item, job.cluster)
-                for item in items
-                if _own_member_object(job, (item.get("involvedObject") or {}).get("name", ""))
-            ]
+            names = [job.k8s_name, *_event_pod_names(job)[:MEMBER_EVENT_PODS]]
+            for name in names:
+                items = client.member_events(
+                    job.cluster,
+                    job.namespace,
+                    field_selector=f"involvedObject.name={name}",
+                    limit=EVENTS_PER_OBJECT,
+                )
+                events += [_event(item, job.cluster) for item in items]
         except ClusterError as exc:
             errors[job.cluster] = exc.message
     floor = datetime.min.replace(tzinfo=UTC)
