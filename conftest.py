@@ -245,6 +245,8 @@ def celery_stack(django_db_setup, django_db_blocker, testbed, tmp_path_factory):
         "KARMADA_KUBECONFIG_PATH": str(testbed.karmada_kubeconfig),
         "MLPLATFORM_VAR_DIR": str(workdir),
         "JOB_PENDING_RESUBMIT_AFTER": "10",
+        # Waits in a member show within seconds rather than the default 10.
+        "JOB_INSIGHT_INTERVAL": "2s",
     }
     env.pop("DATABASE_URL_FILE", None)
     log_file = open(log_path, "w")

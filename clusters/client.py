@@ -509,6 +509,40 @@ class KarmadaClient:
         )
         return result.get("items", [])
 
+    def member_pods_all_namespaces(self, cluster: str, label_selector: str) -> builtins.list[dict]:
+        result = self.member_get(cluster, "/api/v1/pods", query={"labelSelector": label_selector})
+        return result.get("items", [])
+
+    def member_events(
+        self, cluster: str, namespace: str, *, field_selector: str, limit: int
+    ) -> builtins.list[dict]:
+        """Events of one namespace of a member, selected by field (events can be selected
+        by their object's exact name, not by a prefix)."""
+        result = self.member_get(
+            cluster,
+            f"/api/v1/namespaces/{namespace}/events",
+            query={"fieldSelector": field_selector, "limit": str(limit)},
+        )
+        return result.get("items", [])
+
+    def list_events(
+        self, namespace: str, *, field_selector: str, limit: int
+    ) -> builtins.list[dict]:
+        """Events on the Karmada control plane (its controllers record them on the
+        templates and bindings they act on)."""
+        result = self._call(
+            f"list events {namespace}",
+            lambda: self.api.sanitize_for_serialization(
+                self.core.list_namespaced_event(
+                    namespace,
+                    field_selector=field_selector,
+                    limit=limit,
+                    _request_timeout=self.timeout,
+                )
+            ),
+        )
+        return result.get("items", [])
+
     def member_pod_log(
         self,
         cluster: str,

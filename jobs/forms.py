@@ -23,7 +23,7 @@ from clusters.selectors import cluster_list
 from jobs import specs
 from jobs.exceptions import SpecError
 from jobs.frameworks import FRAMEWORKS, get_framework
-from jobs.models import AlgorithmSource, JobStatus
+from jobs.models import AlgorithmSource, FailureClass, JobStatus
 from jobs.selectors import namespace_suggestions, visible_namespaces
 
 __all__ = ["FIELD_PATHS", "HP_PREFIX", "JobFilterForm", "JobForm", "namespace_suggestions"]
@@ -512,6 +512,7 @@ class JobFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, label="Status", choices=())
     framework = forms.ChoiceField(required=False, label="Framework", choices=())
     namespace = forms.ChoiceField(required=False, label="Namespace", choices=())
+    failure_class = forms.ChoiceField(required=False, label="Failure", choices=())
 
     def __init__(self, *args: Any, user: Any, namespaces: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -523,6 +524,10 @@ class JobFilterForm(forms.Form):
         _choice_field(self, "namespace").choices = [
             ("", "Any namespace"),
             *[(n, n) for n in namespaces],
+        ]
+        _choice_field(self, "failure_class").choices = [
+            ("", "Any failure"),
+            *FailureClass.choices,
         ]
 
     def filters(self) -> dict[str, str]:

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from jobs.namespaces import system_namespace_reason, system_namespace_rule
 
@@ -64,9 +66,34 @@ QUOTA_STATUSES = frozenset(
 )
 
 
+class FailureClass(models.TextChoices):
+    """Why a Failed job failed, in the words a user filters by."""
+
+    OUT_OF_MEMORY = "OutOfMemory", "Out of memory"
+    EXIT_CODE = "ExitCode", "Error in the training code"
+    IMAGE = "Image", "Image cannot be pulled"
+    SCHEDULING = "Scheduling", "Could not be scheduled"
+    DEADLINE = "Deadline", "Deadline exceeded"
+    EVICTED = "Evicted", "Evicted or preempted"
+    NODE_LOST = "NodeLost", "Node lost"
+    UNKNOWN = "Unknown", "Unknown"
+
+
+# Statuses in which a job can be waiting for something (placement, pods to start).
+WAITING_STATUSES = ACTIVE_STATUSES
+
+
 # Reasons the background chains leave on a job that they stopped retrying.
 DELETE_FAILED_REASON = "DeleteFailed"
 INTERNAL_ERROR_REASON = "InternalError"
+
+
+WAITING_LAYERS = {
+    "karmada": "Karmada cannot place it",
+    "member": "Pods Pending in the member",
+    "image": "Image cannot be pulled",
+    "partial": "Some replicas wait",
+}
 
 
 class TrainingJob(models.Model):
@@ -129,6 +156,24 @@ class TrainingJob(models.Model):
     # When the platform removed a finished job's objects from Karmada (its TTL ran out).
     cleaned_up_at = models.DateTimeField(null=True, blank=True)
 
+    # Why the job waits, naming the layer (karmada: not placed; member: pods Pending there;
+    # image: an image cannot be pulled), as the status sync (Karmada) or the pod insight
+    # pass (member) last found it. Empty when it does not wait.
+    waiting_layer = models.CharField(max_length=20, blank=True)
+    waiting_reason = models.CharField(max_length=200, blank=True)
+    waiting_message = models.TextField(blank=True)
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    # Set when the job fails: the first replica that failed and how, and its class.
+    failure_class = models.CharField(
+        max_length=20, choices=FailureClass.choices, blank=True, db_index=True
+    )
+    failure_summary = models.TextField(blank=True)
+    # The job's pods per replica type as last read from its member cluster (the wire shape
+    # of the API's ``replicas``), so pages and the API never read the member for it.
+    replica_status = models.JSONField(default=list, blank=True)
+    # When the pods were last read into replica_status; None: not yet.
+    insight_at = models.DateTimeField(null=True, blank=True)
+
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -158,6 +203,46 @@ class TrainingJob(models.Model):
             # A delete Karmada refused for good can be asked again once the cause is fixed.
             return self.status_reason == DELETE_FAILED_REASON
         return self.status != JobStatus.DELETED
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.status in WAITING_STATUSES and bool(self.waiting_reason)
+
+    @property
+    def waiting_line(self) -> str:
+        """The one-line waiting reason the list and the API show; empty when not waiting."""
+        if not self.is_waiting:
+            return ""
+        layer = WAITING_LAYERS.get(self.waiting_layer, self.waiting_layer)
+        first = (self.waiting_message or "").strip().splitlines()
+        return f"{layer}: {self.waiting_reason}" + (f": {first[0]}" if first else "")
+
+    def _seconds(self, start: Any, end: Any) -> float | None:
+        if start is None:
+            return None
+        if end is None:
+            if self.is_final or self.status in (JobStatus.DELETING, JobStatus.DELETED):
+                return None
+            end = timezone.now()
+        return max(0.0, (end - start).total_seconds())
+
+    @property
+    def queued_seconds(self) -> float | None:
+        """Created until its first pod ran: every wait before running (platform queue,
+        Karmada placement, the member's scheduler). Still counting while it has not run."""
+        if self.started_at is not None:
+            return self._seconds(self.created_at, self.started_at)
+        if self.finished_at is not None:  # ended without running (refused, failed early)
+            return self._seconds(self.created_at, self.finished_at)
+        return self._seconds(self.created_at, None)
+
+    @property
+    def running_seconds(self) -> float | None:
+        return self._seconds(self.started_at, self.finished_at)
+
+    @property
+    def total_seconds(self) -> float | None:
+        return self._seconds(self.created_at, self.finished_at)
 
     @property
     def can_resubmit(self) -> bool:

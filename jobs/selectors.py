@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
@@ -70,6 +70,7 @@ def _scoped(user: User) -> QuerySet[TrainingJob]:
 
 def job_list(*, user: User, filters: dict[str, Any] | None = None) -> QuerySet[TrainingJob]:
     """Jobs the user may see. Filters: status, framework, namespace, cluster, search (name),
+    failure_class,
     ordering (an API field name, ``-`` for descending). Unknown values simply match nothing;
     the API validates them before calling."""
     filters = filters or {}
@@ -84,6 +85,10 @@ def job_list(*, user: User, filters: dict[str, Any] | None = None) -> QuerySet[T
         qs = qs.filter(cluster__in=_as_list(filters["cluster"]))
     if filters.get("search"):
         qs = qs.filter(name__icontains=filters["search"])
+    if filters.get("failure_class"):
+        qs = qs.filter(
+            status=JobStatus.FAILED, failure_class__in=_as_list(filters["failure_class"])
+        )
     ordering = filters.get("ordering") or "-createdAt"
     descending = ordering.startswith("-")
     field = ORDERING_FIELDS.get(ordering.lstrip("-"), "created_at")
@@ -112,6 +117,8 @@ def job_events(*, job: TrainingJob) -> QuerySet[JobEvent]:
 JOB_NAME_LABEL = "training.kubeflow.org/job-name"
 REPLICA_TYPE_LABELS = ("training.kubeflow.org/replica-type", "training.kubeflow.org/job-role")
 REPLICA_INDEX_LABEL = "training.kubeflow.org/replica-index"
+# The platform's own label on every pod template (jobs.manifests.LABEL_JOB_ID).
+JOB_ID_LABEL = "mlplatform.io/job-id"
 # Coordinators first, then workers, so the pod that usually explains a failure is on top.
 _REPLICA_ORDER = {"launcher": 0, "chief": 1, "master": 2, "ps": 3, "worker": 4, "evaluator": 5}
 MAX_TAIL_LINES = 5000
@@ -138,6 +145,14 @@ class PodView:
     # is stuck (CrashLoopBackOff).
     waiting_reason: str
     waiting_message: str
+    # What a failure or a wait needs besides: the main container's image, its termination's
+    # message and end, the pod's own reason/message (Evicted…), when the pod was created.
+    image: str = ""
+    exit_message: str = ""
+    finished_at: datetime | None = None
+    pod_reason: str = ""
+    pod_message: str = ""
+    created_at: datetime | None = None
 
 
 def job_pod_selector(job: TrainingJob) -> str:
@@ -162,6 +177,140 @@ def job_pods(*, job: TrainingJob) -> list[PodView]:
             p.name,
         ),
     )
+
+
+def job_pods_of(*, cluster: str, jobs: list[TrainingJob]) -> dict[str, list[PodView]]:
+    """The pods of several jobs on one member cluster, by job id, with one request (a label
+    selector on the job ids the platform puts on every pod template)."""
+    if not jobs:
+        return {}
+    ids = ",".join(str(job.id) for job in jobs)
+    items = get_client().member_pods_all_namespaces(cluster, f"{JOB_ID_LABEL} in ({ids})")
+    found: dict[str, list[PodView]] = {}
+    for item in items:
+        job_id = ((item.get("metadata") or {}).get("labels") or {}).get(JOB_ID_LABEL)
+        if job_id:
+            found.setdefault(job_id, []).append(_pod_view(item))
+    return {job_id: _sorted_pods(pods) for job_id, pods in found.items()}
+
+
+def _sorted_pods(pods: list[PodView]) -> list[PodView]:
+    return sorted(
+        pods,
+        key=lambda p: (
+            _REPLICA_ORDER.get(p.replica_type, 9),
+            p.replica_type,
+            p.replica_index if p.replica_index is not None else -1,
+            p.name,
+        ),
+    )
+
+
+# --- Kubernetes events of a job ------------------------------------------------------------
+
+# The member's events are read per object (an exact name): the workload and at most this
+# many pods (coordinators first), each a request, so a page view stays bounded.
+MEMBER_EVENT_PODS = 8
+EVENTS_PER_OBJECT = 200
+# How long one read of a job's events serves further page views and API calls.
+EVENTS_CACHE_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class ClusterEvent:
+    """One Kubernetes event about the job: from Karmada (template, policy, binding) or from
+    its member cluster (the workload and its pods)."""
+
+    time: datetime | None
+    source: str  # "karmada" or the member cluster's name
+    object_kind: str
+    object_name: str
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+    count: int
+
+
+def _event(item: dict[str, Any], source: str) -> ClusterEvent:
+    involved = item.get("involvedObject") or item.get("involved_object") or {}
+    when = (
+        item.get("lastTimestamp")
+        or item.get("eventTime")
+        or item.get("firstTimestamp")
+        or (item.get("metadata") or {}).get("creationTimestamp")
+    )
+    return ClusterEvent(
+        time=_time(when),
+        source=source,
+        object_kind=involved.get("kind") or "",
+        object_name=involved.get("name") or "",
+        type=item.get("type") or "",
+        reason=item.get("reason") or "",
+        message=item.get("message") or "",
+        count=int(item.get("count") or 1),
+    )
+
+
+def _event_pod_names(job: TrainingJob) -> list[str]:
+    """The job's pods as last stored (no request); read live only before the first read."""
+    pods = [pod for group in job.replica_status or [] for pod in group.get("pods") or []]
+    # The pods that explain something first: those that failed or wait.
+    pods.sort(key=lambda pod: pod.get("phase") not in ("Failed", "Pending"))
+    names = [pod["name"] for pod in pods if pod.get("name")]
+    if names or job.is_final:
+        return names
+    return [p.name for p in job_pods(job=job)]
+
+
+def job_cluster_events(job: TrainingJob) -> dict[str, Any]:
+    """The Kubernetes events about the job, oldest first: Karmada's for its template,
+    policy and binding, and its member's for the workload and pods. Bounded requests
+    per ``EVENTS_CACHE_SECONDS`` and job, whatever the number of viewers: two to Karmada,
+    and to the member one for the workload and one per pod (at most ``MEMBER_EVENT_PODS``).
+
+    Returns ``{"events": [...], "errors": {cluster: message}}``: a member that does not
+    answer leaves Karmada's events (and says so) rather than failing the whole answer;
+    raises ``ClusterError`` when Karmada itself does not answer."""
+    from django.core.cache import cache
+
+    from clusters import karmada
+    from clusters.client import ClusterError
+    from jobs.frameworks import get_framework
+
+    if job.status in (JobStatus.PENDING, JobStatus.DELETED, JobStatus.SUBMIT_FAILED):
+        return {"events": [], "errors": {}}
+    key = f"job-events:{job.id}:{job.cluster}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    client = get_client()
+    events: list[ClusterEvent] = []
+    errors: dict[str, str] = {}
+    kind = get_framework(job.framework).kind
+    # Karmada not answering fails the whole read (ClusterError): the caller shows an outage.
+    for name in (job.k8s_name, karmada.binding_name(job.k8s_name, kind)):
+        items = client.list_events(
+            job.namespace, field_selector=f"involvedObject.name={name}", limit=200
+        )
+        events += [_event(item, "karmada") for item in items]
+    if job.cluster:
+        try:
+            names = [job.k8s_name, *_event_pod_names(job)[:MEMBER_EVENT_PODS]]
+            for name in names:
+                items = client.member_events(
+                    job.cluster,
+                    job.namespace,
+                    field_selector=f"involvedObject.name={name}",
+                    limit=EVENTS_PER_OBJECT,
+                )
+                events += [_event(item, job.cluster) for item in items]
+        except ClusterError as exc:
+            errors[job.cluster] = exc.message
+    floor = datetime.min.replace(tzinfo=UTC)
+    events.sort(key=lambda e: (e.time or floor, e.source != "karmada"))
+    result = {"events": events, "errors": errors}
+    cache.set(key, result, EVENTS_CACHE_SECONDS)
+    return result
 
 
 def job_pod_log(*, job: TrainingJob, pod: str, tail_lines: int = 500) -> str:
@@ -228,7 +377,24 @@ def _pod_view(pod: dict[str, Any]) -> PodView:
         exit_reason=exit_reason,
         waiting_reason=waiting_reason,
         waiting_message=waiting_message,
+        image=next(
+            (
+                c.get("image", "")
+                for c in spec.get("containers") or []
+                if c.get("name") == container
+            ),
+            "",
+        ),
+        exit_message=(terminated or {}).get("message") or "",
+        finished_at=_time((terminated or {}).get("finishedAt")),
+        pod_reason=status.get("reason") or "",
+        pod_message=status.get("message") or "",
+        created_at=_time(meta.get("creationTimestamp")),
     )
+
+
+def _time(value: Any) -> datetime | None:
+    return parse_datetime(value) if isinstance(value, str) and value else None
 
 
 def _main_container(meta: dict[str, Any], spec: dict[str, Any]) -> str:

@@ -42,6 +42,14 @@ from clusters.services import (
 from jobs import queue, watch
 from jobs.exceptions import JobStateError, SpecError
 from jobs.frameworks import get_framework, workload_kinds
+from jobs.insight import (
+    Waiting,
+    classify_status,
+    failure_of,
+    keep_removed,
+    replica_groups,
+    waiting_of,
+)
 from jobs.manifests import (
     LAUNCHER_CPU_CORES,
     LAUNCHER_MEMORY_GIB,
@@ -58,7 +66,7 @@ from jobs.models import (
     TrainingJob,
 )
 from jobs.namespaces import system_namespace_reason, system_namespace_rule
-from jobs.selectors import user_can_use_namespace
+from jobs.selectors import PodView, job_pods_of, user_can_use_namespace
 from jobs.specs import parse_job_request, request_namespace
 from jobs.status import Observed, advances, implied_steps, observe
 from mlplatform import metrics
@@ -314,6 +322,15 @@ def _enqueue_submit(job_id: uuid.UUID, token: uuid.UUID | None) -> None:
         job_submit_task.delay(job_id=str(job_id), token=str(token) if token else None)
     except Exception:  # broker down: the pending sweep submits it later
         log.exception("could not enqueue submission of job %s; the sweep will retry", job_id)
+
+
+def _enqueue_insight(job_id: uuid.UUID) -> None:
+    from jobs.tasks import job_insight_capture_task
+
+    try:
+        job_insight_capture_task.delay(job_id=str(job_id))
+    except Exception:  # broker down: the insight pass captures it later
+        log.exception("could not enqueue the pod insight of job %s; the insight pass will", job_id)
 
 
 def _enqueue_delete(job_id: uuid.UUID) -> None:
@@ -637,6 +654,16 @@ def _record_observed(job: TrainingJob, seen: Observed) -> bool:
         fields.setdefault("started_at", job.started_at or seen.started_at)
     if job.missing_since and seen.reason != MISSING_REASON:
         fields["missing_since"] = None
+    fields.update(_waiting_fields(job, seen))
+    if seen.status == JobStatus.FAILED:
+        # At once, from the job's own words, so the list filter finds it; the insight
+        # capture that follows names the replica from its pods.
+        fields["failure_class"] = classify_status(seen.reason, seen.message)
+        fields["failure_summary"] = (
+            (seen.message or seen.reason).strip().splitlines()[0][:500]
+            if (seen.message or seen.reason)
+            else "The job failed."
+        )
     cluster = seen.cluster or job.cluster
     if not job_transition(
         job_id=job.id,
@@ -650,6 +677,11 @@ def _record_observed(job: TrainingJob, seen: Observed) -> bool:
         return False
     if seen.changed_at and seen.status != job.status:
         metrics.observe("status_lag_seconds", (now - seen.changed_at).total_seconds())
+    if seen.status in (JobStatus.SUCCEEDED, JobStatus.FAILED) and seen.status != job.status:
+        # Read the pods once, now that they ended: the replica table and the failure
+        # summary outlive them (and a TTL cleanup), and no page needs to ask the member.
+        job_id = job.id
+        transaction.on_commit(lambda: _enqueue_insight(job_id))
     # Keep the in-memory row in step for the next implied step.
     job.status, job.status_reason, job.status_message, job.cluster = (
         seen.status,
@@ -690,6 +722,7 @@ def sync_lock_ttl() -> float:
 # the few jobs whose workload must be confirmed missing load theirs on first access.
 _ACTIVE_FIELDS = (
     "id",
+    "waiting_layer",
     "framework",
     "status",
     "status_reason",
@@ -1035,3 +1068,128 @@ def _delete_orphans() -> int:
     if deleted:
         log.info("cleanup sweep: removed %d objects left behind by finished jobs", deleted)
     return deleted
+
+
+# --- insight: why a job waits, how it failed -------------------------------------------
+
+
+def _waiting_fields(job: TrainingJob, seen: Observed) -> dict[str, Any]:
+    """The waiting columns a status write sets. The sync owns the Karmada layer (it reads
+    the binding anyway); the insight pass owns the member layers. A new status clears every
+    wait: the insight pass finds a wait in the member again within its interval."""
+    if seen.status == job.status and not (seen.waiting_layer or job.waiting_layer == "karmada"):
+        return {}
+    if seen.waiting_layer:
+        same = job.waiting_layer == seen.waiting_layer and job.status == seen.status
+        fields: dict[str, Any] = {
+            "waiting_layer": seen.waiting_layer,
+            "waiting_reason": seen.waiting_reason[:200],
+            "waiting_message": seen.waiting_message,
+        }
+        if not same:
+            fields["waiting_since"] = seen.waiting_since or timezone.now()
+        return fields
+    return {"waiting_layer": "", "waiting_reason": "", "waiting_message": "", "waiting_since": None}
+
+
+# Jobs the insight pass looks at, per member cluster and request (a label selector of ids).
+_INSIGHT_IDS_PER_REQUEST = 50
+# Statuses whose pods the insight pass reads: placed and not final.
+_INSIGHT_STATUSES = (JobStatus.SCHEDULED, JobStatus.RUNNING, JobStatus.RESTARTING)
+
+
+def job_insight_apply(*, job: TrainingJob, pods: list[PodView]) -> bool:
+    """Store what the job's pods say: the replica table, why it waits (member layers), and,
+    for a Failed job, the first replica that failed and how. Writes only what changed;
+    never touches the status. Returns True when something was written."""
+    now = timezone.now()
+    fields: dict[str, Any] = {"insight_at": now}
+    if pods:
+        groups = keep_removed(job.replica_status or [], replica_groups(pods))
+        if groups != job.replica_status:
+            fields["replica_status"] = groups
+    if job.status in _INSIGHT_STATUSES:
+        waiting: Waiting | None = waiting_of(pods, cluster=job.cluster)
+        if waiting is None:
+            if job.waiting_layer and job.waiting_layer != "karmada":
+                fields.update(
+                    waiting_layer="", waiting_reason="", waiting_message="", waiting_since=None
+                )
+        elif (waiting.layer, waiting.reason, waiting.message) != (
+            job.waiting_layer,
+            job.waiting_reason,
+            job.waiting_message,
+        ):
+            fields.update(
+                waiting_layer=waiting.layer,
+                waiting_reason=waiting.reason[:200],
+                waiting_message=waiting.message,
+            )
+            if job.waiting_layer != waiting.layer or job.waiting_since is None:
+                fields["waiting_since"] = waiting.since or now
+    if job.status == JobStatus.FAILED and pods:
+        failure = failure_of(pods, reason=job.status_reason, message=job.status_message)
+        if (failure.failure_class, failure.summary) != (job.failure_class, job.failure_summary):
+            fields["failure_class"] = failure.failure_class
+            fields["failure_summary"] = failure.summary
+    changed = len(fields) > 1
+    unread_since_end = job.is_final and (
+        job.insight_at is None or (job.finished_at is not None and job.insight_at < job.finished_at)
+    )
+    if not changed and job.insight_at is not None and not unread_since_end:
+        return False  # nothing new: no write for a job whose pods look as before
+    if changed:
+        fields["updated_at"] = now  # what the pages' pollers compare
+    # Only while the status is the one the pods were read for: a status write since wins.
+    TrainingJob.objects.filter(id=job.id, status=job.status).update(**fields)
+    return changed
+
+
+def job_insight_capture(*, job_id: uuid.UUID | str) -> bool:
+    """Read one job's pods once (on its transition to a final status) and store them.
+    Raises ClusterError when the member cannot be read; the insight pass retries."""
+    job = TrainingJob.objects.filter(id=job_id).first()
+    if (
+        job is None
+        or not job.cluster
+        or job.status not in (*_INSIGHT_STATUSES, JobStatus.SUCCEEDED, JobStatus.FAILED)
+    ):
+        return False
+    pods = job_pods_of(cluster=job.cluster, jobs=[job]).get(str(job.id), [])
+    return job_insight_apply(job=job, pods=pods)
+
+
+def job_insight_sync() -> int:
+    """One insight pass: the pods of every placed, unfinished job, plus those of recently
+    finished jobs whose pods were never read (a lost capture message), with one LIST per
+    member cluster and 50 jobs; whatever the number of page views. Returns how many jobs
+    changed."""
+    recent = timezone.now() - timedelta(seconds=settings.JOB_INSIGHT_RECENT_SECONDS)
+    jobs = list(
+        TrainingJob.objects.filter(
+            Q(status__in=_INSIGHT_STATUSES)
+            | (
+                Q(status__in=(JobStatus.SUCCEEDED, JobStatus.FAILED), finished_at__gte=recent)
+                # Never read since it ended (read while it ran, at most).
+                & (Q(insight_at__isnull=True) | Q(insight_at__lt=F("finished_at")))
+            )
+        )
+        .exclude(cluster="")
+        .order_by("created_at")[: settings.JOB_INSIGHT_MAX_JOBS]
+    )
+    by_cluster: dict[str, list[TrainingJob]] = {}
+    for job in jobs:
+        by_cluster.setdefault(job.cluster, []).append(job)
+    changed = 0
+    for cluster, members in by_cluster.items():
+        for start in range(0, len(members), _INSIGHT_IDS_PER_REQUEST):
+            chunk = members[start : start + _INSIGHT_IDS_PER_REQUEST]
+            try:
+                pods = job_pods_of(cluster=cluster, jobs=chunk)
+            except ClusterError as exc:
+                log.info("insight pass: cannot read the pods on %s: %s", cluster, exc)
+                break
+            for job in chunk:
+                if job_insight_apply(job=job, pods=pods.get(str(job.id), [])):
+                    changed += 1
+    return changed

@@ -40,6 +40,11 @@ class Observed:
     finished_at: datetime | None = None
     # When the member's workload reached this state (its condition's lastTransitionTime).
     changed_at: datetime | None = None
+    # Why it waits, when Karmada's objects say so (layer "karmada": not placed).
+    waiting_layer: str = ""
+    waiting_reason: str = ""
+    waiting_message: str = ""
+    waiting_since: datetime | None = None
 
 
 def _status_blocks(
@@ -136,10 +141,18 @@ def observe(
         )
     if scheduled and scheduled.get("status") == "False":
         # Not schedulable (yet): stays Submitted, but the user sees the scheduler's words.
+        reason = scheduled.get("reason", "") or "Unschedulable"
+        message = scheduled.get("message", "") or ""
         return Observed(
             status=JobStatus.SUBMITTED,
-            reason=scheduled.get("reason", "") or "Unschedulable",
-            message=scheduled.get("message", "") or "",
+            reason=reason,
+            message=message,
+            waiting_layer="karmada",
+            waiting_reason=reason,
+            waiting_message=message or "Karmada's scheduler found no cluster for the job.",
+            waiting_since=parse_datetime(scheduled.get("lastTransitionTime") or "")
+            if scheduled.get("lastTransitionTime")
+            else None,
         )
     return Observed(status=JobStatus.SUBMITTED)
 

@@ -137,6 +137,31 @@ class _QueryCounter:
         return execute(sql, params, many, context)
 
 
+@shared_task(bind=True, max_retries=3, ignore_result=True)
+def job_insight_capture_task(self, job_id: str) -> bool:
+    """Read a job's pods once as it ends; a member that does not answer is asked again a
+    few times, then left to the insight pass."""
+    try:
+        return services.job_insight_capture(job_id=job_id)
+    except ClusterError as exc:
+        if self.request.retries >= self.max_retries:
+            log.info("job %s: pod insight not captured: %s", job_id, exc)
+            return False
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries + 1)) from exc
+
+
+@shared_task(ignore_result=True)
+def job_insight_sync_task() -> int:
+    with try_lock("job-insight-sync", ttl=services.sync_lock_ttl()) as got:
+        if not got:
+            return -1
+        try:
+            return services.job_insight_sync()
+        except ClusterError as exc:
+            log.info("insight pass: Karmada is not answering: %s", exc)
+            return -1
+
+
 @shared_task(ignore_result=True)
 def job_pending_sweep_task() -> dict[str, int]:
     return services.job_pending_sweep()

@@ -15,6 +15,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -25,9 +26,10 @@ from jobs import services
 from jobs.exceptions import JobStateError, PodNotFound, SpecError
 from jobs.forms import HP_PREFIX, JobFilterForm, JobForm, namespace_suggestions
 from jobs.frameworks import get_framework
-from jobs.models import FINAL_STATUSES, TrainingJob
+from jobs.models import FINAL_STATUSES, WAITING_LAYERS, TrainingJob
 from jobs.selectors import (
     MAX_TAIL_LINES,
+    job_cluster_events,
     job_events,
     job_get,
     job_list,
@@ -210,6 +212,7 @@ def job_detail_view(request: HtmxHttpRequest, pk: uuid.UUID) -> HttpResponse:
         "events": list(job_events(job=job)),
         "polling": not job.is_final,
         "version": _version([job]),
+        **_waiting_context(job),
     }
     if not _fragment_request(request):
         context["manifests"] = _manifests_yaml(job)
@@ -225,6 +228,45 @@ def job_detail_view(request: HtmxHttpRequest, pk: uuid.UUID) -> HttpResponse:
         response = HttpResponse(status=204)
     else:
         response = render(request, "jobs/_detail_status.html", context)
+    return _vary(response)
+
+
+def _waiting_context(job: TrainingJob) -> dict[str, Any]:
+    if not job.is_waiting:
+        return {}
+    since = job.waiting_since
+    return {
+        "waiting_layer_label": WAITING_LAYERS.get(job.waiting_layer, job.waiting_layer),
+        "waiting_seconds": (timezone.now() - since).total_seconds() if since else None,
+    }
+
+
+@require_GET
+def job_events_view(request: HtmxHttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """The Kubernetes events of the job (Karmada's and its member's), oldest first; loaded
+    after the page and cached a few seconds (see ``job_cluster_events``)."""
+    job = _job_or_404(request, pk)
+    cluster_error = ""
+    found: dict[str, Any] = {"events": [], "errors": {}}
+    try:
+        found = job_cluster_events(job)
+    except ClusterError as exc:
+        cluster_error = exc.message
+    context = {
+        "job": job,
+        "cluster_events": found["events"],
+        "event_errors": found["errors"],
+        "cluster_error": cluster_error,
+        "polling": not job.is_final,
+    }
+    if _fragment_request(request):
+        response = render(request, "jobs/_events.html", context)
+        if job.is_final and not cluster_error and not found["errors"]:
+            response.status_code = STOP_POLLING
+        return _vary(response)
+    response = render(request, "jobs/events.html", context)
+    if cluster_error:
+        response.status_code = 503
     return _vary(response)
 
 

@@ -15,6 +15,8 @@ ROUTINE_TASKS = (
     "job_pending_sweep_task",
     "job_cleanup_sweep_task",
     "cluster_inventory_sync_task",
+    "job_insight_sync_task",
+    "job-insight-sync",
     "job-status-sync",
     "job-pending-sweep",
     "job-cleanup-sweep",

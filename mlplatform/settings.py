@@ -292,6 +292,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"priority_steps": [0, 3, 6, 9], "sep": ":"}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
+# How often the insight pass reads the pods of placed jobs (one LIST per member cluster
+# and 50 jobs) to say why they wait; finished jobs' pods are read once, on the transition.
+JOB_INSIGHT_INTERVAL = envduration("JOB_INSIGHT_INTERVAL", "10s")
+# Finished jobs whose pods were never read are looked at for this long after they ended.
+JOB_INSIGHT_RECENT_SECONDS = envint("JOB_INSIGHT_RECENT_SECONDS", 3600)
+# At most this many jobs per insight pass (oldest first).
+JOB_INSIGHT_MAX_JOBS = envint("JOB_INSIGHT_MAX_JOBS", 2000)
 CELERY_BEAT_SCHEDULE = {
     "job-status-sync": {
         "task": "jobs.tasks.job_status_sync_task",
@@ -319,6 +326,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "jobs.tasks.queue_admit_task",
         "schedule": QUEUE_ADMIT_INTERVAL,
         "options": {"expires": max(QUEUE_ADMIT_INTERVAL, 1.0)},
+    },
+    "job-insight-sync": {
+        "task": "jobs.tasks.job_insight_sync_task",
+        "schedule": JOB_INSIGHT_INTERVAL,
+        "options": {"expires": JOB_INSIGHT_INTERVAL},
     },
     "cluster-inventory-sync": {
         "task": "clusters.tasks.cluster_inventory_sync_task",

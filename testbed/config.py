@@ -31,6 +31,8 @@ DEFAULT_POD_RUN_SECONDS = 5.0
 
 # Labels and annotations understood by the kwok stages (see testbed/kwok-stages.yaml).
 FAIL_LABEL = "testbed.mlplatform.io/outcome"
+# Its values, each a stage of its own: exit 1, exit 137 OOMKilled, evicted, image not pulled.
+OUTCOMES = ("fail", "oom", "evict", "image-pull")
 
 
 RUN_DURATION_ANNOTATION = "testbed.mlplatform.io/run-duration"

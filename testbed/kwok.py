@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 
 from .binaries import kwok_dir, load_yaml_docs
-from .config import FAIL_LABEL, MEMBERS, TESTBED_DIR
+from .config import FAIL_LABEL, MEMBERS, OUTCOMES, TESTBED_DIR
 from .layout import Layout
 
 
@@ -24,6 +24,14 @@ def kwok_config(lay: Layout) -> list[dict]:
         if name == "pod-ready":
             # Pods look like they take a moment to start, as the product expects.
             stage["spec"]["delay"] = {"durationMilliseconds": 1000}
+            # A pod whose image "cannot be pulled" never starts (testbed-pod-image-pull).
+            exprs.append(
+                {
+                    "key": f'.metadata.labels["{FAIL_LABEL}"]',
+                    "operator": "NotIn",
+                    "values": ["image-pull"],
+                }
+            )
         if name == "pod-complete":
             exprs.append(
                 {
@@ -35,7 +43,7 @@ def kwok_config(lay: Layout) -> list[dict]:
                 {
                     "key": f'.metadata.labels["{FAIL_LABEL}"]',
                     "operator": "NotIn",
-                    "values": ["fail"],
+                    "values": list(OUTCOMES),
                 }
             )
         stages.append(stage)
@@ -70,9 +78,12 @@ POD_LOG_LINES = [
 ]
 
 
-def write_kwok_config(lay: Layout) -> None:
+def write_kwok_config(lay: Layout) -> bool:
+    """Write kwok's configuration; True when it differs from what was there (kwok reads it
+    only at start, so a changed one needs a restart)."""
     (lay.home / "kwok").mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump_all(kwok_config(lay), sort_keys=False)
+    changed = False
     # kwok reads log files in the CRI log format.
     (lay.home / "kwok" / "pod.log").write_text(
         "".join(
@@ -81,4 +92,8 @@ def write_kwok_config(lay: Layout) -> None:
         )
     )
     for member in MEMBERS:
-        (lay.home / "kwok" / f"{member}-stages.yaml").write_text(text)
+        path = lay.home / "kwok" / f"{member}-stages.yaml"
+        if not path.exists() or path.read_text() != text:
+            changed = True
+            path.write_text(text)
+    return changed

@@ -419,16 +419,17 @@ def _nodes_ready(kube: Kube) -> bool:
 
 
 def _refresh_pod_run_seconds(lay: Layout, log: Log) -> None:
-    """Honour a changed TESTBED_POD_RUN_SECONDS on reuse by restarting only kwok."""
+    """Honour a changed TESTBED_POD_RUN_SECONDS (or changed kwok stages) on reuse by
+    restarting only kwok."""
     wanted = requested_pod_run_seconds()
-    if wanted == lay.pod_run_seconds:
+    before = lay.pod_run_seconds
+    lay.pod_run_seconds = wanted
+    if not write_kwok_config(lay) and wanted == before:
         return
     log(
-        f"[testbed] TESTBED_POD_RUN_SECONDS changed {lay.pod_run_seconds:g} -> {wanted:g}: "
-        "restarting kwok"
+        f"[testbed] kwok stages or TESTBED_POD_RUN_SECONDS ({before:g} -> {wanted:g}) "
+        "changed: restarting kwok"
     )
-    lay.pod_run_seconds = wanted
-    write_kwok_config(lay)
     plist = {p.name: p for p in processes(lay)}
     for m in MEMBERS:
         name = f"{m}-kwok"

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.plumbing import ResolvedComponent, build_choice_field
 from drf_spectacular.settings import spectacular_settings
@@ -19,7 +20,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from jobs import selectors, specs
-from jobs.models import AlgorithmSource, Framework, JobStatus, TrainingJob
+from jobs.models import AlgorithmSource, FailureClass, Framework, JobStatus, TrainingJob
 
 # --- output -------------------------------------------------------------------------
 
@@ -79,7 +80,141 @@ class HyperparametersField(serializers.Field):
         return {job.framework: job.hyperparameters or {}}
 
 
-class JobOutputSerializer(serializers.Serializer):
+class WaitingOutputSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "JobWaiting"
+
+    layer = serializers.ChoiceField(
+        choices=["karmada", "member", "image", "partial"],
+        source="waiting_layer",
+        help_text="karmada: Karmada could not place the job; member: its pods are Pending in "
+        "the member cluster; image: an image cannot be pulled; partial: some replicas run "
+        "while others wait.",
+    )
+    reason = serializers.CharField(
+        source="waiting_reason", help_text="Unschedulable, ErrImagePull, ImagePullBackOff, …"
+    )
+    message = serializers.CharField(source="waiting_message", help_text="The full text.")
+    since = serializers.DateTimeField(source="waiting_since", allow_null=True)
+    seconds = serializers.SerializerMethodField(help_text="How long it has waited so far.")
+
+    def get_seconds(self, job: TrainingJob) -> float | None:
+        if job.waiting_since is None:
+            return None
+        return max(0.0, round((timezone.now() - job.waiting_since).total_seconds(), 1))
+
+
+class ReplicaPodOutputSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "JobReplicaPod"
+
+    name = serializers.CharField()
+    type = serializers.CharField()
+    index = serializers.IntegerField(allow_null=True)
+    phase = serializers.CharField()
+    ready = serializers.BooleanField()
+    restarts = serializers.IntegerField()
+    exitCode = serializers.IntegerField(allow_null=True)
+    reason = serializers.CharField(
+        help_text="Termination reason (OOMKilled, Error, Completed), the pod's (Evicted, "
+        "DeadlineExceeded) or, while it waits, why (Unschedulable, ErrImagePull)."
+    )
+    message = serializers.CharField()
+    waitingReason = serializers.CharField()
+    waitingMessage = serializers.CharField()
+    image = serializers.CharField()
+    node = serializers.CharField()
+    startedAt = serializers.DateTimeField(allow_null=True)
+    finishedAt = serializers.DateTimeField(allow_null=True)
+
+
+class ReplicaGroupOutputSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "JobReplicas"
+
+    type = serializers.CharField(help_text="master, worker, chief, launcher…")
+    total = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    running = serializers.IntegerField()
+    succeeded = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    pods = ReplicaPodOutputSerializer(many=True)
+
+
+class JobInsightFieldsMixin(serializers.Serializer):
+    """Why a job waits, how it failed, its replicas and durations: read from the job's row
+    (the status sync and the insight pass store them), never from the cluster."""
+
+    waitingReason = serializers.SerializerMethodField(
+        help_text="One line naming the layer the job waits in and why; null when not waiting."
+    )
+    waiting = serializers.SerializerMethodField(help_text="The wait in full; null when none.")
+    failureClass = serializers.SerializerMethodField(
+        help_text="Null unless Failed: OutOfMemory, ExitCode, Image, Scheduling, Deadline, "
+        "Evicted, NodeLost or Unknown."
+    )
+    failureSummary = serializers.SerializerMethodField(
+        help_text="Null unless Failed: the first replica that failed and how, e.g. "
+        "'worker-1 exited with code 137 (OOMKilled) after 2 restarts'."
+    )
+    replicas = serializers.SerializerMethodField(
+        help_text="Per replica type: counts by phase and a row per pod, as last read from the "
+        "member cluster (when the job ended, or every JOB_INSIGHT_INTERVAL while it runs)."
+    )
+    replicasReadAt = serializers.DateTimeField(source="insight_at", allow_null=True)
+    queuedSeconds = serializers.SerializerMethodField(
+        help_text="From creation until it started running (every wait: queue, placement, "
+        "scheduling); still counting while it has not started."
+    )
+    runningSeconds = serializers.SerializerMethodField(
+        help_text="From its start until it finished (or now); null before it starts."
+    )
+    totalSeconds = serializers.SerializerMethodField(
+        help_text="From creation until it finished (or now)."
+    )
+
+    def get_waitingReason(self, job: TrainingJob) -> str | None:
+        return job.waiting_line or None
+
+    @extend_schema_field(WaitingOutputSerializer(allow_null=True))
+    def get_waiting(self, job: TrainingJob) -> dict[str, Any] | None:
+        if not job.is_waiting:
+            return None
+        return cast(dict[str, Any], WaitingOutputSerializer(job).data)
+
+    @extend_schema_field(serializers.ChoiceField(choices=FailureClass.choices, allow_null=True))
+    def get_failureClass(self, job: TrainingJob) -> str | None:
+        if job.status != JobStatus.FAILED:
+            return None
+        return job.failure_class or FailureClass.UNKNOWN
+
+    def get_failureSummary(self, job: TrainingJob) -> str | None:
+        if job.status != JobStatus.FAILED:
+            return None
+        return job.failure_summary or job.status_message or None
+
+    @extend_schema_field(ReplicaGroupOutputSerializer(many=True))
+    def get_replicas(self, job: TrainingJob) -> list[dict[str, Any]]:
+        return list(job.replica_status or [])
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_queuedSeconds(self, job: TrainingJob) -> float | None:
+        return _rounded(job.queued_seconds)
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_runningSeconds(self, job: TrainingJob) -> float | None:
+        return _rounded(job.running_seconds)
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_totalSeconds(self, job: TrainingJob) -> float | None:
+        return _rounded(job.total_seconds)
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 1)
+
+
+class JobOutputSerializer(JobInsightFieldsMixin):
     class Meta:
         ref_name = "Job"
 

@@ -24,6 +24,7 @@ urlpatterns = [
     *route("v1/jobs/<str:job_id>/status", views.JobStatusApi.as_view(), name="job-status"),
     *route("v1/jobs/<str:job_id>/resubmit", views.JobResubmitApi.as_view(), name="job-resubmit"),
     *route("v1/jobs/<str:job_id>/pods", views.JobPodsApi.as_view(), name="job-pods"),
+    *route("v1/jobs/<str:job_id>/events", views.JobClusterEventsApi.as_view(), name="job-events"),
     *route(
         "v1/jobs/<str:job_id>/pods/<str:pod>/log", views.JobPodLogApi.as_view(), name="job-pod-log"
     ),

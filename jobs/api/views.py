@@ -31,7 +31,7 @@ from jobs.api.serializers import (
 )
 from jobs.exceptions import PodNotFound
 from jobs.frameworks import FRAMEWORKS
-from jobs.models import Framework, JobStatus, TrainingJob
+from jobs.models import FailureClass, Framework, JobStatus, TrainingJob
 
 README_EXAMPLE = {
     "jobName": "xgboost-training",
@@ -124,6 +124,11 @@ class JobListApi(ApiView):
         )
         namespace = CommaListField(max_length=63, help_text="Comma-separated namespaces.")
         cluster = CommaListField(help_text="Comma-separated member clusters the jobs ran on.")
+        failureClass = CommaListField(
+            choices=list(FailureClass.values),
+            help_text="Comma-separated failure classes (Failed jobs only).",
+            source="failure_class",
+        )
         search = serializers.CharField(
             required=False, max_length=100, help_text="Part of the job name (any case)."
         )
@@ -253,6 +258,16 @@ class JobStatusApi(ApiView):
         isFinal = serializers.BooleanField(
             source="is_final", help_text="True once nothing will change on its own."
         )
+        waitingReason = serializers.SerializerMethodField(help_text="As on the job.")
+        failureClass = serializers.SerializerMethodField(help_text="As on the job.")
+
+        def get_waitingReason(self, job: TrainingJob) -> str | None:
+            return job.waiting_line or None
+
+        def get_failureClass(self, job: TrainingJob) -> str | None:
+            if job.status != JobStatus.FAILED:
+                return None
+            return job.failure_class or FailureClass.UNKNOWN
 
         class Meta:
             ref_name = "JobStatusSummary"
@@ -382,6 +397,57 @@ class JobPodLogApi(ApiView):
             raise
         return Response(
             self.OutputSerializer({"pod": pod, "tailLines": tail_lines, "log": text}).data
+        )
+
+
+class JobClusterEventOutputSerializer(serializers.Serializer):
+    time = serializers.DateTimeField(allow_null=True, help_text="Its last occurrence.")
+    # A wire name that Field also uses as an attribute; the metaclass keeps them apart.
+    source = serializers.CharField(  # type: ignore[assignment]
+        help_text="`karmada`, or the member cluster's name."
+    )
+    objectKind = serializers.CharField(source="object_kind")
+    objectName = serializers.CharField(source="object_name")
+    type = serializers.CharField(help_text="Normal or Warning.")
+    reason = serializers.CharField()
+    message = serializers.CharField()
+    count = serializers.IntegerField()
+
+    class Meta:
+        ref_name = "JobClusterEvent"
+
+
+class JobClusterEventsApi(ApiView):
+    """The Kubernetes events about the job, merged oldest first: Karmada's for its template,
+    PropagationPolicy and ResourceBinding, and its member cluster's for the workload and its
+    pods. Read live, cached for a few seconds per job. (The platform's own status history is
+    the job detail's ``events``.)"""
+
+    class OutputSerializer(serializers.Serializer):
+        cluster = serializers.CharField(help_text="Empty until Karmada placed the job.")
+        events = JobClusterEventOutputSerializer(many=True)
+        unavailable = serializers.DictField(
+            child=serializers.CharField(),
+            help_text="Member cluster → why its events could not be read (then only "
+            "Karmada's are listed).",
+        )
+
+        class Meta:
+            ref_name = "JobClusterEvents"
+
+    @extend_schema(
+        operation_id="jobs_events",
+        tags=["jobs"],
+        summary="The Kubernetes events of a job (Karmada and its member), oldest first",
+        responses={200: OutputSerializer, **_errors(401, 404, 502, 503)},
+    )
+    def get(self, request: Request, job_id: str) -> Response:
+        job = _get_job(request, job_id)
+        found = selectors.job_cluster_events(job)
+        return Response(
+            self.OutputSerializer(
+                {"cluster": job.cluster, "events": found["events"], "unavailable": found["errors"]}
+            ).data
         )
 
 

@@ -49,6 +49,16 @@ JOB_KEYS = {
     "finishedAt",
     "nextAttemptAt",
     "cleanedUpAt",
+    # Job insight
+    "waitingReason",
+    "waiting",
+    "failureClass",
+    "failureSummary",
+    "replicas",
+    "replicasReadAt",
+    "queuedSeconds",
+    "runningSeconds",
+    "totalSeconds",
 }
 STATUS_KEYS = {
     "id",
@@ -64,6 +74,8 @@ STATUS_KEYS = {
     "nextAttemptAt",
     "isFinal",
     "queuePosition",
+    "waitingReason",
+    "failureClass",
 }
 
 

@@ -455,8 +455,8 @@ class TestDetail:
     def test_a_final_job_page_does_not_poll(self, client, alice):
         job = TrainingJobFactory(succeeded=True)
         body = _login(client, alice).get(reverse("jobs:detail", args=[job.pk])).content.decode()
-        # The pods section still loads once (hx-trigger="load"); nothing repeats.
-        assert re.findall(r'hx-trigger="([^"]*)"', body) == ["load"]
+        # The pods and events sections still load once (hx-trigger="load"); nothing repeats.
+        assert re.findall(r'hx-trigger="([^"]*)"', body) == ["load", "load"]
         assert "Resubmit" not in body
         assert "Delete" in body
 

@@ -30,6 +30,7 @@ def test_only_the_public_views_skip_the_login_redirect():
         "api:job-resubmit",
         "api:job-pods",
         "api:job-pod-log",
+        "api:job-events",
         "api:clusters",
         "api:frameworks",
         "api:quotas",
