@@ -245,6 +245,11 @@ def celery_stack(django_db_setup, django_db_blocker, testbed, tmp_path_factory):
         "KARMADA_KUBECONFIG_PATH": str(testbed.karmada_kubeconfig),
         "MLPLATFORM_VAR_DIR": str(workdir),
         "JOB_PENDING_RESUBMIT_AFTER": "10",
+        # The worker archives pod logs where this process serves them from.
+        "LOG_ARCHIVE_DIR": str(settings.STORAGES["log_archive"]["OPTIONS"]["location"]),
+        # Webhook receivers in the tests listen on loopback; retries come quickly.
+        "WEBHOOK_ALLOW_LOOPBACK": "true",
+        "WEBHOOK_RETRY_BASE_SECONDS": "1",
     }
     env.pop("DATABASE_URL_FILE", None)
     log_file = open(log_path, "w")

@@ -128,3 +128,25 @@ def job_cleanup_sweep_task() -> dict[str, int] | None:
         except ClusterError as exc:
             log.warning("cleanup sweep: Karmada is not answering, next sweep retries: %s", exc)
             return None
+
+
+@shared_task(bind=True, max_retries=3, ignore_result=True)
+def job_logs_archive_task(self, job_id: str) -> int:
+    """Archive a finished job's pod logs; a few retries with backoff while Karmada or the
+    member does not answer (the delete path and the TTL sweep archive again if needed)."""
+    from jobs import archive
+
+    try:
+        return archive.job_logs_archive(job_id=job_id)
+    except ClusterError as exc:
+        if exc.permanent or self.request.retries >= self.max_retries:
+            log.warning("job %s: could not archive the pod logs: %s", job_id, exc)
+            return 0
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries + 2)) from exc
+
+
+@shared_task(ignore_result=True)
+def log_archive_prune_task() -> int:
+    from jobs import archive
+
+    return archive.log_archive_prune()

@@ -7,6 +7,7 @@ from clusters.api import ClusterListApi
 from jobs.api import views
 from jobs.api.docs import SchemaApi, docs_view
 from jobs.api.routing import by_method, route
+from webhooks.api import WebhookCreateApi, WebhookDeleteApi, WebhookListApi
 
 app_name = "api"
 
@@ -16,6 +17,8 @@ urlpatterns = [
         by_method(get=views.JobListApi, post=views.JobCreateApi),
         name="jobs",
     ),
+    # Before v1/jobs/<job_id>, which would take "bulk" for an id.
+    *route("v1/jobs/bulk", views.JobBulkApi.as_view(), name="jobs-bulk"),
     *route(
         "v1/jobs/<str:job_id>",
         by_method(get=views.JobDetailApi, delete=views.JobDeleteApi),
@@ -23,11 +26,18 @@ urlpatterns = [
     ),
     *route("v1/jobs/<str:job_id>/status", views.JobStatusApi.as_view(), name="job-status"),
     *route("v1/jobs/<str:job_id>/resubmit", views.JobResubmitApi.as_view(), name="job-resubmit"),
+    *route("v1/jobs/<str:job_id>/clone", views.JobCloneApi.as_view(), name="job-clone"),
     *route("v1/jobs/<str:job_id>/pods", views.JobPodsApi.as_view(), name="job-pods"),
     *route(
         "v1/jobs/<str:job_id>/pods/<str:pod>/log", views.JobPodLogApi.as_view(), name="job-pod-log"
     ),
     *route("v1/clusters", ClusterListApi.as_view(), name="clusters"),
+    *route(
+        "v1/webhooks",
+        by_method(get=WebhookListApi, post=WebhookCreateApi),
+        name="webhooks",
+    ),
+    *route("v1/webhooks/<str:webhook_id>", WebhookDeleteApi.as_view(), name="webhook-detail"),
     *route("v1/frameworks", views.FrameworkListApi.as_view(), name="frameworks"),
     path("schema", SchemaApi.as_view(), name="schema"),
     path("docs", docs_view(), name="docs"),
