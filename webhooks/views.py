@@ -51,8 +51,10 @@ def webhook_list_view(request: HttpRequest) -> HttpResponse:
             message, fields = exc.bounded()
             values = {**data, "statuses": data["statuses"] or []}
             context = _context(request, errors=fields, error_message=message, values=values)
-            template = "webhooks/_webhooks.html" if fragment else "webhooks/list.html"
-            return render(request, template, context, status=exc.status_code)
+            if fragment:
+                # htmx swaps only 2xx answers: the refused form comes back as one.
+                return render(request, "webhooks/_webhooks.html", context)
+            return render(request, "webhooks/list.html", context, status=exc.status_code)
         messages.success(request, "Webhook added.")
         if fragment:
             return render(request, "webhooks/_webhooks.html", _context(request))
