@@ -19,17 +19,18 @@ from playwright.sync_api import Page, expect
 from jobs import services
 from jobs.models import JobStatus, NamespaceGrant, TrainingJob
 from jobs.tests.factories import TrainingJobFactory
-from jobs.tests.test_browser import (  # noqa: F401 - fixtures
-    _shot,
-    browser,
-    clusters,
-    dana,
-    no_worker,
-    page,
-)
+from jobs.tests import test_browser as shared
+from jobs.tests.test_browser import _shot
 from testbed.polling import wait_for
 
 pytestmark = pytest.mark.browser
+
+# The browser, its pages and personas, shared with the other browser tests.
+browser = shared.browser
+page = shared.page
+dana = shared.dana
+clusters = shared.clusters
+no_worker = shared.no_worker
 
 
 def _login(page: Page, username: str, password: str) -> None:
