@@ -18,8 +18,8 @@ from playwright.sync_api import Page, expect
 
 from jobs import services
 from jobs.models import JobStatus, NamespaceGrant, TrainingJob
-from jobs.tests.factories import TrainingJobFactory
 from jobs.tests import test_browser as shared
+from jobs.tests.factories import TrainingJobFactory
 from jobs.tests.test_browser import _shot
 from testbed.polling import wait_for
 
