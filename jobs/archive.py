@@ -132,7 +132,19 @@ def _store(
 def job_log_archive_for(*, job: TrainingJob, pod: str) -> PodLogArchive | None:
     """The archived log of the pod's main container (the one the log page shows)."""
     archives = list(job.log_archives.filter(pod=pod))
-    return next((a for a in archives if a.main), archives[0] if archives else None)
+    found = next((a for a in archives if a.main), archives[0] if archives else None)
+    if found is None:
+        return None
+    try:
+        if found.file.storage.exists(found.file.name):
+            return found
+    except Exception:  # a storage that does not answer is an archive we cannot serve now
+        log.exception("log archive: cannot reach the storage of %s", found.file.name)
+        return None
+    # A row without its file: a storage not shared between the worker that wrote it and
+    # this process (files under var/ on separate pods), or a file removed by hand.
+    log.warning("log archive: %s is recorded but missing from the storage", found.file.name)
+    return None
 
 
 def archive_text(archive: PodLogArchive, *, tail_lines: int | None = None) -> str:

@@ -435,6 +435,10 @@ def _archive_before_removal(job: TrainingJob) -> None:
         job_logs_archive(job_id=job.id)
     except ClusterError as exc:
         log.warning("job %s: pod logs not archived before removal: %s", job.id, exc)
+    except Exception:
+        # A storage that refuses the file (full, read-only, unreachable bucket) must not
+        # keep a job from being deleted: the removal goes on, the loss is logged.
+        log.exception("job %s: pod logs not archived before removal", job.id)
 
 
 def _refs(job: TrainingJob) -> list[ResourceRef]:

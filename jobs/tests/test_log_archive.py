@@ -95,6 +95,25 @@ def test_a_bad_cursor_is_a_400(api_alice, gone_job):
     assert "sinceTime" in response.json()["error"]["fields"]
 
 
+def test_a_row_whose_file_is_missing_is_no_archive(api_alice, gone_job):
+    # A worker whose storage this process does not share (files on another pod).
+    saved = PodLogArchive.objects.get(job=gone_job)
+    saved.file.delete(save=False)
+    assert archive.job_log_archive_for(job=gone_job, pod="j-master-0") is None
+    response = api_alice.get(f"/api/v1/jobs/{gone_job.pk}/pods/j-master-0/log")
+    assert response.status_code == 404  # the deleted job has no pods left either
+
+
+def test_a_storage_failure_does_not_block_a_delete(alice, monkeypatch):
+    job = TrainingJobFactory(owner=alice, running=True, manifests=[{"kind": "X"}])
+
+    def full_disk(*, job_id):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(archive, "job_logs_archive", full_disk)
+    services._archive_before_removal(job)  # logs, does not raise
+
+
 def test_archiving_again_replaces_the_copy(alice):
     job = TrainingJobFactory(owner=alice, deleted=True)
     first = _archived(job, text="old\n")
