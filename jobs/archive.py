@@ -147,6 +147,11 @@ def job_log_archive_for(*, job: TrainingJob, pod: str) -> PodLogArchive | None:
     return None
 
 
+def job_archived_logs(*, job: TrainingJob) -> list[PodLogArchive]:
+    """The archived main-container logs of the job's pods, one per pod, by pod name."""
+    return list(job.log_archives.filter(main=True).order_by("pod"))
+
+
 def archive_text(archive: PodLogArchive, *, tail_lines: int | None = None) -> str:
     with archive.file.open("rb") as handle:
         text = handle.read().decode("utf-8", errors="replace")

@@ -283,11 +283,14 @@ def job_pods_view(request: HtmxHttpRequest, pk: uuid.UUID) -> HttpResponse:
         pods = job_pods(job=job)
     except ClusterError as exc:
         cluster_error = exc.message
+    live = {pod.name for pod in pods}
     context = {
         "job": job,
         "pods": pods,
         "cluster_error": cluster_error,
         "polling": not job.is_final,
+        # Pods that are gone but whose logs were kept.
+        "archived_logs": [a for a in archive.job_archived_logs(job=job) if a.pod not in live],
     }
     if _fragment_request(request):
         response = render(request, "jobs/_pods.html", context)
@@ -373,6 +376,8 @@ def _pod_log_follow(request: HtmxHttpRequest, job: TrainingJob, pod: str) -> Htt
         "pod": pod,
         "cursor": since or "",
         "new_lines": "",
+        # Lines on the page already: no "nothing written yet" placeholder to remove.
+        "had_lines": bool(since),
         "following": True,
         "poll_seconds": FOLLOW_POLL_SECONDS,
         "note": "",

@@ -423,9 +423,25 @@ class JobPodsApi(ApiView):
     """The job's pods, read live from its member cluster through Karmada (not from the
     database): empty until Karmada placed the job."""
 
+    class ArchivedLogSerializer(serializers.Serializer):
+        pod = serializers.CharField()
+        container = serializers.CharField()
+        phase = serializers.CharField(help_text="The pod's phase when its log was kept.")
+        archivedAt = serializers.DateTimeField(source="updated_at")
+        truncated = serializers.BooleanField()
+
+        class Meta:
+            ref_name = "JobArchivedLog"
+
     class OutputSerializer(serializers.Serializer):
         cluster = serializers.CharField(help_text="Empty until Karmada placed the job.")
         pods = JobPodOutputSerializer(many=True)
+        archivedLogs = serializers.ListField(
+            child=serializers.DictField(),
+            help_text="Pods no longer there whose main container's log was archived "
+            "(pod, container, phase, archivedAt, truncated); read them at "
+            "/pods/<pod>/log.",
+        )
 
         class Meta:
             ref_name = "JobPods"
@@ -439,7 +455,17 @@ class JobPodsApi(ApiView):
     def get(self, request: Request, job_id: str) -> Response:
         job = _get_job(request, job_id)
         pods = selectors.job_pods(job=job)
-        return Response(self.OutputSerializer({"cluster": job.cluster, "pods": pods}).data)
+        live = {pod.name for pod in pods}
+        archived = [
+            self.ArchivedLogSerializer(a).data
+            for a in archive.job_archived_logs(job=job)
+            if a.pod not in live
+        ]
+        return Response(
+            self.OutputSerializer(
+                {"cluster": job.cluster, "pods": pods, "archivedLogs": archived}
+            ).data
+        )
 
 
 class JobPodLogApi(ApiView):

@@ -59,6 +59,23 @@ def test_the_api_serves_the_archive_once_the_pod_is_gone(api_alice, gone_job):
     assert api_alice.get(f"/api/v1/jobs/{gone_job.pk}/pods/other-0/log").status_code == 404
 
 
+def test_the_pods_of_a_gone_job_list_its_archived_logs(api_alice, client, alice, gone_job):
+    body = api_alice.get(f"/api/v1/jobs/{gone_job.pk}/pods").json()
+    assert body["pods"] == []
+    [saved] = body["archivedLogs"]
+    assert (saved["pod"], saved["container"], saved["phase"]) == (
+        "j-master-0",
+        "pytorch",
+        "Succeeded",
+    )
+    client.force_login(alice)
+    fragment = client.get(
+        reverse("jobs:pods", args=[gone_job.pk]), HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "Archived logs" in fragment
+    assert reverse("jobs:pod-log", args=[gone_job.pk, "j-master-0"]) in fragment
+
+
 def test_the_whole_archive_downloads_as_text(api_alice, client, alice, gone_job):
     response = api_alice.get(f"/api/v1/jobs/{gone_job.pk}/pods/j-master-0/log?download=1")
     assert response.status_code == 200
