@@ -247,6 +247,11 @@ def celery_stack(django_db_setup, django_db_blocker, testbed, tmp_path_factory):
         "JOB_PENDING_RESUBMIT_AFTER": "10",
         # Waits in a member show within seconds rather than the default 10.
         "JOB_INSIGHT_INTERVAL": "2s",
+        # The worker archives pod logs where this process serves them from.
+        "LOG_ARCHIVE_DIR": str(settings.STORAGES["log_archive"]["OPTIONS"]["location"]),
+        # Webhook receivers in the tests listen on loopback; retries come quickly.
+        "WEBHOOK_ALLOW_LOOPBACK": "true",
+        "WEBHOOK_RETRY_BASE_SECONDS": "1",
     }
     env.pop("DATABASE_URL_FILE", None)
     log_file = open(log_path, "w")

@@ -21,7 +21,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
@@ -549,16 +549,76 @@ class KarmadaClient:
         namespace: str,
         pod: str,
         *,
-        tail_lines: int = 500,
+        tail_lines: int | None = 500,
         container: str | None = None,
+        timestamps: bool = False,
+        since_time: str | None = None,
     ) -> str:
-        query = {"tailLines": str(tail_lines)}
+        query: dict[str, str] = {}
+        if tail_lines is not None:
+            query["tailLines"] = str(tail_lines)
         # A pod with sidecars refuses a log request that does not name the container.
         if container:
             query["container"] = container
+        if timestamps:
+            query["timestamps"] = "true"
+        if since_time:
+            query["sinceTime"] = since_time
         return self.member_get(
             cluster, f"/api/v1/namespaces/{namespace}/pods/{pod}/log", query=query, raw=True
         )
+
+    def member_pod_log_chunks(
+        self, cluster: str, namespace: str, pod: str, *, container: str | None = None
+    ) -> Iterator[bytes]:
+        """The whole log of one container, as it arrives, without holding it in memory."""
+        query = {"container": container} if container else {}
+        path = f"/api/v1/namespaces/{namespace}/pods/{pod}/log"
+        full = f"/apis/cluster.karmada.io/v1alpha1/clusters/{cluster}/proxy{path}"
+        try:
+            response = self.api.call_api(
+                full,
+                "GET",
+                query_params=list(query.items()),
+                header_params={"Accept": "*/*"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _return_http_data_only=True,
+                _request_timeout=self.timeout,
+            )
+        except Exception as exc:
+            _raise_for(exc, f"GET {path} on {cluster}")
+        try:
+            yield from response.stream(64 * 1024)
+        except Exception as exc:
+            _raise_for(exc, f"GET {path} on {cluster}")
+        finally:
+            response.release_conn()
+
+    def member_pod_log_tail(
+        self,
+        cluster: str,
+        namespace: str,
+        pod: str,
+        *,
+        max_bytes: int,
+        container: str | None = None,
+    ) -> tuple[bytes, bool]:
+        """The last ``max_bytes`` of a container's log (cut at a line start) and whether
+        anything before them was dropped. Memory stays about ``max_bytes`` whatever the
+        log's size: the API can only cut a log's head (``limitBytes``), not its tail."""
+        kept = bytearray()
+        truncated = False
+        for chunk in self.member_pod_log_chunks(cluster, namespace, pod, container=container):
+            kept += chunk
+            if len(kept) > max_bytes:
+                del kept[: len(kept) - max_bytes]
+                truncated = True
+        if truncated:
+            newline = kept.find(b"\n")
+            if 0 <= newline < len(kept) - 1:
+                del kept[: newline + 1]
+        return bytes(kept), truncated
 
 
 _local = threading.local()

@@ -10,6 +10,7 @@ refused value is shown next to its input and everything typed stays in place.
 
 from __future__ import annotations
 
+import json
 import shlex
 from typing import Any
 
@@ -254,6 +255,8 @@ class JobForm(forms.Form):
         "Keep after finish (s)",
         attrs={"placeholder": "until deleted"},
     )
+    # Labels have no input of their own; "Run again" carries the job's labels through.
+    labels_json = forms.CharField(required=False, widget=forms.HiddenInput)
     clean_pod_policy = forms.ChoiceField(
         label="Clean pods",
         choices=[("", "Operator default"), *request_choices("clean_pod_policy")],
@@ -470,7 +473,51 @@ class JobForm(forms.Form):
             data["runPolicy"] = run_policy
         if cd.get("priority"):
             data["priority"] = cd["priority"]
+        if cd.get("labels_json"):
+            data["labels"] = cd["labels_json"]
         return data
+
+    def clean_labels_json(self) -> Any:
+        raw = self.cleaned_data.get("labels_json") or ""
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise forms.ValidationError("The labels could not be read.") from None
+
+    @staticmethod
+    def initial_from_job(job: Any, *, name: str) -> dict[str, Any]:
+        """The inputs filled in with ``job``'s request ("Run again"), named ``name``."""
+        body = specs.request_from_job(job)
+        algorithm, resources = body["algorithm"], body["resources"]
+        instance = resources["instanceResources"]
+        run_policy = body.get("runPolicy") or {}
+        initial: dict[str, Any] = {
+            "job_name": name,
+            "namespace": body["namespace"],
+            "framework": algorithm["framework"],
+            "algorithm_source": algorithm["source"],
+            "algorithm_name": algorithm["algorithmName"]
+            if algorithm["source"] == AlgorithmSource.CUSTOM
+            else "",
+            "image": algorithm.get("image", ""),
+            "command": shlex.join(algorithm.get("command") or []),
+            "cpu_cores": instance["cpuCores"],
+            "memory_gib": instance["memoryGiB"],
+            "gpu_count": instance["gpuCount"],
+            "instance_count": resources["instanceCount"],
+            "volume_size_gb": resources["volumeSizeGB"],
+            "target_clusters": body["targetClusters"],
+            "active_deadline_seconds": run_policy.get("activeDeadlineSeconds"),
+            "backoff_limit": run_policy.get("backoffLimit"),
+            "ttl_seconds_after_finished": run_policy.get("ttlSecondsAfterFinished"),
+            "clean_pod_policy": run_policy.get("cleanPodPolicy", ""),
+            "labels_json": json.dumps(body["labels"]) if body.get("labels") else "",
+        }
+        for param_name, value in (job.hyperparameters or {}).items():
+            initial[HP_PREFIX + param_name] = value
+        return initial
 
     def add_spec_errors(self, error: SpecError) -> None:
         """Show each refused path next to its input; anything without one goes on top."""

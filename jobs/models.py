@@ -335,3 +335,39 @@ class NamespaceQuota(models.Model):
 
     def __str__(self) -> str:
         return f"quota of {self.namespace}"
+
+
+def _log_archive_storage() -> Any:
+    # Resolved when used, so tests and deployments can point STORAGES["log_archive"]
+    # elsewhere (a directory under var/, an S3 bucket through django-storages).
+    from django.core.files.storage import storages
+
+    return storages["log_archive"]
+
+
+class PodLogArchive(models.Model):
+    """The log of one container of one of a job's pods, kept after the pod is gone: the
+    last ``LOG_ARCHIVE_MAX_MIB`` of it, in the ``log_archive`` storage."""
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="log_archives")
+    pod = models.CharField(max_length=253)
+    container = models.CharField(max_length=253)
+    main = models.BooleanField(default=False, help_text="the container whose log is shown")
+    cluster = models.CharField(max_length=253, blank=True)
+    phase = models.CharField(max_length=20, blank=True, help_text="the pod's phase when read")
+    file = models.FileField(storage=_log_archive_storage, max_length=500)
+    size = models.PositiveBigIntegerField(default=0, help_text="bytes kept")
+    truncated = models.BooleanField(default=False, help_text="older lines were cut off")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["pod", "container"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "pod", "container"], name="uniq_log_archive_container"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pod}/{self.container}"

@@ -510,3 +510,93 @@ def queue_overview(*, user: User, namespace: str | None = None) -> list[Namespac
     return [
         NamespaceQueue(ns, limits, usage.get(ns) or Usage(), waiting[ns]) for ns, limits in quotas
     ]
+
+
+# --- following a live log ----------------------------------------------------------------
+
+# A follower asks every couple of seconds; which pods belong to the job is asked of the
+# member at most this often per job, not on every poll.
+POD_LIST_CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    """Lines of a live log and where they end: ``cursor`` (the container runtime's time
+    stamp of the last line) passed back as ``since`` returns only the lines after it."""
+
+    text: str
+    cursor: str | None
+    pod: PodView
+
+
+def _timestamp_key(stamp: str) -> tuple[str, int] | None:
+    """``2025-01-01T00:00:01.5Z`` → (``2025-01-01T00:00:01``, 500000000): comparable at
+    nanosecond precision (RFC 3339 stamps drop trailing zeros, so strings are not)."""
+    if not stamp.endswith("Z") or "T" not in stamp:
+        return None
+    whole, _, fraction = stamp[:-1].partition(".")
+    if len(whole) != 19 or (not fraction.isdigit() and fraction):
+        return None
+    return whole, int((fraction or "0").ljust(9, "0")[:9])
+
+
+def _job_pod_cached(job: TrainingJob, pod: str) -> PodView:
+    from django.core.cache import cache
+
+    key = f"job-pods:{job.id}:{job.cluster}"
+    pods = cache.get(key)
+    if pods is None or not any(p.name == pod for p in pods):
+        pods = job_pods(job=job)
+        cache.set(key, pods, POD_LIST_CACHE_SECONDS)
+    match = next((p for p in pods if p.name == pod), None)
+    if match is None:
+        raise PodNotFound(f"{pod} is not a pod of job {job.name}")
+    return match
+
+
+def job_pod_log_follow(
+    *, job: TrainingJob, pod: str, tail_lines: int = 500, since: str | None = None
+) -> LogChunk:
+    """The main container's log lines after ``since`` (a cursor from an earlier chunk), or
+    its last ``tail_lines`` lines without one. Kubernetes takes ``sinceTime`` to the
+    second only, so the lines of that second already seen are dropped here."""
+    tail_lines = max(1, min(int(tail_lines), MAX_TAIL_LINES))
+    match = _job_pod_cached(job, pod)
+    since_key = _timestamp_key(since) if since else None
+    raw = get_client().member_pod_log(
+        job.cluster,
+        job.namespace,
+        match.name,
+        tail_lines=None if since_key else tail_lines,
+        container=match.container,
+        timestamps=True,
+        since_time=f"{since_key[0]}Z" if since_key else None,
+    )
+    lines: list[str] = []
+    cursor = since if since_key else None
+    for line in raw.splitlines():
+        stamp, _, text = line.partition(" ")
+        key = _timestamp_key(stamp)
+        if key is None:  # not stamped (should not happen): keep the line as it is
+            lines.append(line)
+            continue
+        if since_key and key <= since_key:
+            continue
+        lines.append(text)
+        cursor = stamp
+    text = "\n".join(lines[-MAX_TAIL_LINES:]) + ("\n" if lines else "")
+    return LogChunk(text=text, cursor=cursor, pod=match)
+
+
+def run_again_name(*, job: TrainingJob) -> str:
+    """The name a new run of ``job`` gets: its name with the next free run number in its
+    namespace (``train`` → ``train-2``, then ``train-3``)."""
+    from jobs.specs import next_run_name
+
+    stem = job.name.rsplit("-", 1)[0] if job.name.rsplit("-", 1)[-1].isdigit() else job.name
+    taken = set(
+        TrainingJob.objects.filter(namespace=job.namespace, name__startswith=stem).values_list(
+            "name", flat=True
+        )[:5000]
+    )
+    return next_run_name(job.name, taken)

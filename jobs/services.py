@@ -67,7 +67,12 @@ from jobs.models import (
 )
 from jobs.namespaces import system_namespace_reason, system_namespace_rule
 from jobs.selectors import PodView, job_pods_of, user_can_use_namespace
-from jobs.specs import parse_job_request, request_namespace
+from jobs.specs import (
+    merge_request,
+    parse_job_request,
+    request_from_job,
+    request_namespace,
+)
 from jobs.status import Observed, advances, implied_steps, observe
 from mlplatform import metrics
 
@@ -114,7 +119,20 @@ def job_transition(
         changed = TrainingJob.objects.filter(id=job_id, status=old).update(**values)
         if changed and old != new:
             _record(job_id, old, new, reason=reason, message=message, cluster=cluster or "")
+            _after_transition(job_id, new, reason=reason[:200], message=message)
     return bool(changed)
+
+
+def _after_transition(job_id: uuid.UUID, new: str, *, reason: str, message: str) -> None:
+    """Side effects of a status change, enqueued once the change is committed: never run
+    here, so a slow webhook endpoint or member cluster cannot delay the caller (the
+    one-second sync among them)."""
+    from jobs import archive
+    from webhooks import services as webhook_services
+
+    if new in archive.ARCHIVE_ON_STATUSES:
+        transaction.on_commit(lambda: archive.enqueue_archive(job_id, reason="finished"))
+    webhook_services.notify_on_commit(job_id=job_id, status=new, reason=reason, message=message)
 
 
 # --- create -------------------------------------------------------------------------
@@ -550,6 +568,24 @@ def job_delete(*, job: TrainingJob, user: User | AnonymousUser) -> TrainingJob:
     return job
 
 
+def _archive_before_removal(job: TrainingJob) -> None:
+    """Keep the pods' logs before their job's objects (and so the pods) go. Once per job:
+    a job archived when it finished, or on an earlier attempt, is not read again. A member
+    that does not answer does not hold the removal up: its logs are lost, and said so."""
+    from jobs.archive import job_logs_archive
+
+    if job.log_archives.exists():
+        return
+    try:
+        job_logs_archive(job_id=job.id)
+    except ClusterError as exc:
+        log.warning("job %s: pod logs not archived before removal: %s", job.id, exc)
+    except Exception:
+        # A storage that refuses the file (full, read-only, unreachable bucket) must not
+        # keep a job from being deleted: the removal goes on, the loss is logged.
+        log.exception("job %s: pod logs not archived before removal", job.id)
+
+
 def _refs(job: TrainingJob) -> list[ResourceRef]:
     return [ref_for(obj) for obj in job.manifests]
 
@@ -577,6 +613,8 @@ def job_finish_delete(*, job_id: uuid.UUID | str) -> str:
     job = TrainingJob.objects.filter(id=job_id).first()
     if job is None or job.status != JobStatus.DELETING:
         return job.status if job else "missing"
+    if job.manifests:
+        _archive_before_removal(job)
     if job.manifests and not _delete_objects(job):
         raise ClusterError("The workload is still being removed from Karmada", permanent=False)
     if job_transition(
@@ -1001,6 +1039,8 @@ def job_cleanup_sweep(*, orphans: bool = True) -> dict[str, int]:
     ]
     cleaned = 0
     for job in expired:
+        if job.manifests:
+            _archive_before_removal(job)
         if job.manifests and not _delete_objects(job):
             continue  # still going: the next sweep looks again
         if TrainingJob.objects.filter(id=job.id, cleaned_up_at__isnull=True).update(
@@ -1193,3 +1233,59 @@ def job_insight_sync() -> int:
                 if job_insight_apply(job=job, pods=pods.get(str(job.id), [])):
                     changed += 1
     return changed
+
+
+# --- run again, bulk ------------------------------------------------------------------
+
+
+def job_clone(*, job: TrainingJob, user: User | AnonymousUser, changes: Any = None) -> TrainingJob:
+    """Create a new job from ``job``'s request, with ``changes`` (a partial request body)
+    laid over it, validated exactly like a create (``job_create``: the namespace must be
+    one the user may use). Without a ``jobName`` in the changes the new job is named after
+    the old one with a run number (``train`` → ``train-2``)."""
+    if changes is not None and not isinstance(changes, dict):
+        raise SpecError(
+            {"body": ["Expected a JSON object of the fields to change."]},
+            message="The request body must be a JSON object.",
+        )
+    from jobs.selectors import run_again_name
+
+    base = request_from_job(job)
+    base["jobName"] = run_again_name(job=job)
+    return job_create(user=user, data=merge_request(base, changes or {}))
+
+
+BULK_ACTIONS = ("delete", "resubmit")
+# Ids one bulk request may name: each costs a few queries and, later, Karmada requests.
+BULK_MAX_IDS = 100
+
+
+def job_bulk(*, user: User | AnonymousUser, action: str, ids: list[str]) -> list[dict[str, str]]:
+    """Delete or resubmit many jobs; one result per id, in the order given (duplicates
+    once): ``done`` with the job's status after, ``refused`` with why (its status does not
+    allow it), or ``notFound`` — which is also the answer for a job the user may not see."""
+    from jobs.selectors import job_get
+
+    if action not in BULK_ACTIONS:
+        raise JobStateError(f"Unknown bulk action {action!r}.")
+    results: list[dict[str, str]] = []
+    for job_id in dict.fromkeys(str(i) for i in ids):
+        try:
+            job = job_get(user=user, job_id=job_id)
+        except TrainingJob.DoesNotExist:
+            results.append({"id": job_id, "result": "notFound", "message": "Job not found."})
+            continue
+        try:
+            if action == "delete":
+                job = job_delete(job=job, user=user)
+                message = "Deletion requested."
+            else:
+                job = job_resubmit(job=job, user=user)
+                message = "Resubmitted."
+        except JobStateError as exc:
+            results.append(
+                {"id": job_id, "result": "refused", "message": str(exc), "status": job.status}
+            )
+            continue
+        results.append({"id": job_id, "result": "done", "message": message, "status": job.status})
+    return results

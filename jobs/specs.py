@@ -1040,3 +1040,82 @@ def _labels(body: _Reader) -> dict[str, str]:
             continue
         labels[key] = val
     return labels
+
+
+# --- run again ---------------------------------------------------------------------------
+
+_RUN_SUFFIX_RE = re.compile(r"^(?P<stem>.*?)-(?P<n>[0-9]+)$")
+
+
+def request_from_job(job: Any) -> dict[str, Any]:
+    """The request body that creates ``job`` again: every field of ``REQUEST`` the job was
+    created with (hyperparameters with their defaults filled in, as stored). ``job`` is a
+    ``TrainingJob`` or anything with the same attributes; nothing else is read."""
+    algorithm: dict[str, Any] = {
+        "source": job.algorithm_source,
+        "algorithmName": job.algorithm_name or job.framework,
+        "framework": job.framework,
+    }
+    if job.algorithm_source == "custom":
+        algorithm["image"] = job.image
+        if job.command:
+            algorithm["command"] = list(job.command)
+    body: dict[str, Any] = {
+        "jobName": job.name,
+        "namespace": job.namespace,
+        "algorithm": algorithm,
+        "resources": {
+            "instanceResources": {
+                "cpuCores": job.cpu_cores,
+                "memoryGiB": job.memory_gib,
+                "gpuCount": job.gpu_count,
+            },
+            "instanceCount": job.instance_count,
+            "volumeSizeGB": job.volume_size_gb,
+        },
+        "hyperparameters": {job.framework: dict(job.hyperparameters or {})},
+        "targetClusters": list(job.target_clusters or []),
+    }
+    if job.run_policy:
+        body["runPolicy"] = dict(job.run_policy)
+    if job.labels:
+        body["labels"] = dict(job.labels)
+    return body
+
+
+def merge_request(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``changes`` laid over it: objects merge key by key, anything else
+    (strings, numbers, lists) replaces, and null removes the key (so the request's default
+    applies). A change of framework in ``hyperparameters`` replaces the old framework's
+    values instead of sitting beside them."""
+    merged = dict(base)
+    for key, value in changes.items():
+        if value is None:
+            merged.pop(key, None)
+        elif (
+            key == "hyperparameters"
+            and isinstance(value, dict)
+            and isinstance(base.get(key), dict)
+            and set(value) != set(base[key])
+        ):
+            merged[key] = value
+        elif isinstance(value, dict) and isinstance(base.get(key), dict):
+            merged[key] = merge_request(base[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def next_run_name(name: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
+    """The name of a run of ``name`` again: ``train`` → ``train-2``, ``train-2`` →
+    ``train-3``, skipping names in ``taken``; always a valid ``jobName``."""
+    match = _RUN_SUFFIX_RE.match(name)
+    stem, n = (match["stem"], int(match["n"])) if match and match["stem"] else (name, 1)
+    limit = _declared(REQUEST.properties["jobName"].max_length)
+    for _ in range(1000):
+        n += 1
+        suffix = f"-{n}"
+        candidate = stem[: limit - len(suffix)].rstrip("-") + suffix
+        if candidate not in taken:
+            return candidate
+    return candidate

@@ -41,10 +41,11 @@ def _retry_later(task: Any, exc: ClusterError, record: Callable[[str, datetime],
     raise task.retry(exc=exc, countdown=countdown) from exc
 
 
-# Submissions and deletions come in bursts of hundreds; the one-second status sync must not
-# wait behind them (it expires after a second, so it would simply not run while a burst
-# drains). With the Redis broker a lower number is served first: the sync and the sweeps
-# keep Celery's default, 0; these go after them.
+# Submissions, deletions and what follows a job's end (its pods read once, its logs archived,
+# webhooks) come in bursts of hundreds; the one-second status sync must not wait behind them
+# (it expires after a second, so it would simply not run while a burst drains). With the
+# Redis broker a lower number is served first: the sync and the sweeps keep Celery's
+# default, 0; these go after them.
 BURST_PRIORITY = 6
 
 
@@ -137,7 +138,7 @@ class _QueryCounter:
         return execute(sql, params, many, context)
 
 
-@shared_task(bind=True, max_retries=3, ignore_result=True)
+@shared_task(bind=True, max_retries=3, ignore_result=True, priority=BURST_PRIORITY)
 def job_insight_capture_task(self, job_id: str) -> bool:
     """Read a job's pods once as it ends; a member that does not answer is asked again a
     few times, then left to the insight pass."""
@@ -192,3 +193,25 @@ def queue_admit_task() -> dict[str, int] | None:
         from jobs import queue
 
         return queue.queue_admit()
+
+
+@shared_task(bind=True, max_retries=3, ignore_result=True, priority=BURST_PRIORITY)
+def job_logs_archive_task(self, job_id: str) -> int:
+    """Archive a finished job's pod logs; a few retries with backoff while Karmada or the
+    member does not answer (the delete path and the TTL sweep archive again if needed)."""
+    from jobs import archive
+
+    try:
+        return archive.job_logs_archive(job_id=job_id)
+    except ClusterError as exc:
+        if exc.permanent or self.request.retries >= self.max_retries:
+            log.warning("job %s: could not archive the pod logs: %s", job_id, exc)
+            return 0
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries + 2)) from exc
+
+
+@shared_task(ignore_result=True)
+def log_archive_prune_task() -> int:
+    from jobs import archive
+
+    return archive.log_archive_prune()

@@ -7,6 +7,7 @@ app_name = "jobs"
 urlpatterns = [
     path("", views.job_list_view, name="list"),
     path("jobs/new", views.job_create_view, name="create"),
+    path("jobs/bulk", views.job_bulk_view, name="bulk"),
     path("jobs/new/hyperparameters", views.job_hyperparameters_view, name="hyperparameters"),
     path("jobs/<uuid:pk>", views.job_detail_view, name="detail"),
     path("jobs/<uuid:pk>/status", views.job_status_view, name="status"),

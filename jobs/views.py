@@ -10,19 +10,22 @@ import uuid
 from typing import Any
 
 import yaml
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from clusters.client import ClusterError
-from jobs import services
+from jobs import archive, services
 from jobs.exceptions import JobStateError, PodNotFound, SpecError
 from jobs.forms import HP_PREFIX, JobFilterForm, JobForm, namespace_suggestions
 from jobs.frameworks import get_framework
@@ -33,9 +36,10 @@ from jobs.selectors import (
     job_events,
     job_get,
     job_list,
-    job_pod_log,
+    job_pod_log_follow,
     job_pods,
     queue_overview,
+    run_again_name,
     user_can_use_namespace,
     visible_namespaces,
 )
@@ -137,6 +141,7 @@ def _initial_from_query(request: HtmxHttpRequest) -> dict[str, Any]:
 
 @require_http_methods(["GET", "POST"])
 def job_create_view(request: HtmxHttpRequest) -> HttpResponse:
+    source_job: TrainingJob | None = None
     if request.method == "POST":
         form = JobForm(request.POST, user=request.user)
         if form.is_valid():
@@ -151,9 +156,25 @@ def job_create_view(request: HtmxHttpRequest) -> HttpResponse:
                     return HttpResponseClientRedirect(url)
                 return redirect(url)
     else:
-        form = JobForm(initial=_initial_from_query(request), user=request.user)
+        source_job = _run_again_source(request)
+        initial = _initial_from_query(request)
+        if source_job is not None:
+            initial = JobForm.initial_from_job(source_job, name=run_again_name(job=source_job))
+        form = JobForm(initial=initial, user=request.user)
     template = "jobs/_create_form.html" if _fragment_request(request) else "jobs/create.html"
-    return _vary(render(request, template, {"form": form}))
+    return _vary(render(request, template, {"form": form, "source_job": source_job}))
+
+
+def _run_again_source(request: HtmxHttpRequest) -> TrainingJob | None:
+    """``?from=<job id>``: the job whose request fills the form ("Run again"); another
+    user's job, or no such job, is a 404 like its own page."""
+    raw = request.GET.get("from")
+    if not raw:
+        return None
+    try:
+        return job_get(user=request.user, job_id=raw)
+    except TrainingJob.DoesNotExist:
+        raise Http404("No such job.") from None
 
 
 @require_GET
@@ -306,11 +327,14 @@ def job_pods_view(request: HtmxHttpRequest, pk: uuid.UUID) -> HttpResponse:
         pods = job_pods(job=job)
     except ClusterError as exc:
         cluster_error = exc.message
+    live = {pod.name for pod in pods}
     context = {
         "job": job,
         "pods": pods,
         "cluster_error": cluster_error,
         "polling": not job.is_final,
+        # Pods that are gone but whose logs were kept.
+        "archived_logs": [a for a in archive.job_archived_logs(job=job) if a.pod not in live],
     }
     if _fragment_request(request):
         response = render(request, "jobs/_pods.html", context)
@@ -324,21 +348,46 @@ def job_pods_view(request: HtmxHttpRequest, pk: uuid.UUID) -> HttpResponse:
     return _vary(response)
 
 
+# Lines of a followed log kept on the page: the oldest go once it holds more.
+FOLLOW_POLL_SECONDS = 2
+LIVE_PHASES = ("Pending", "Running")
+
+
 @require_GET
-def job_pod_log_view(request: HtmxHttpRequest, pk: uuid.UUID, pod: str) -> HttpResponse:
-    """The tail of one pod's main container log; only pods of this job (else 404)."""
+def job_pod_log_view(request: HtmxHttpRequest, pk: uuid.UUID, pod: str) -> HttpResponseBase:
+    """One pod's main container log; only pods of this job (else 404). While the pod runs
+    the page follows it (``follow`` polls that fetch only the lines after a cursor); once
+    the pod is gone, or its job is final and archived, the archived copy is shown."""
     job = _job_or_404(request, pk)
+    if request.GET.get("download"):
+        return _pod_log_download(job, pod)
+    if request.GET.get("follow") and _fragment_request(request):
+        return _pod_log_follow(request, job, pod)
     tail_lines = _tail_lines(request)
     log_text = ""
     cluster_error = ""
-    try:
-        log_text = job_pod_log(job=job, pod=pod, tail_lines=tail_lines)
-    except PodNotFound:
-        raise Http404("No such pod.") from None
-    except ClusterError as exc:
-        if exc.status == 404:  # deleted between the listing and the log request
-            raise Http404("No such pod.") from None
-        cluster_error = exc.message
+    cursor = None
+    phase = ""
+    saved = archive.job_log_archive_for(job=job, pod=pod)
+    use_archive = saved is not None and job.is_final
+    if not use_archive:
+        try:
+            chunk = job_pod_log_follow(job=job, pod=pod, tail_lines=tail_lines)
+            log_text, cursor, phase = chunk.text, chunk.cursor, chunk.pod.phase
+        except PodNotFound:
+            if saved is None:
+                raise Http404("No such pod.") from None
+            use_archive = True
+        except ClusterError as exc:
+            if saved is not None:
+                use_archive = True
+            elif exc.status == 404:  # deleted between the listing and the log request
+                raise Http404("No such pod.") from None
+            else:
+                cluster_error = exc.message
+    if use_archive and saved is not None:
+        log_text = archive.archive_text(saved, tail_lines=tail_lines)
+        phase = saved.phase
     context = {
         "job": job,
         "pod": pod,
@@ -346,6 +395,13 @@ def job_pod_log_view(request: HtmxHttpRequest, pk: uuid.UUID, pod: str) -> HttpR
         "tail_lines": tail_lines,
         "tail_choices": TAIL_CHOICES,
         "cluster_error": cluster_error,
+        "archived": use_archive,
+        "archive": saved if use_archive else None,
+        "archive_mib": settings.LOG_ARCHIVE_MAX_MIB,
+        "phase": phase,
+        "cursor": cursor or "",
+        "following": not use_archive and not cluster_error and phase in LIVE_PHASES,
+        "poll_seconds": FOLLOW_POLL_SECONDS,
     }
     if _fragment_request(request):
         return _vary(render(request, "jobs/_pod_log.html", context))
@@ -353,6 +409,66 @@ def job_pod_log_view(request: HtmxHttpRequest, pk: uuid.UUID, pod: str) -> HttpR
     if cluster_error:
         response.status_code = 503
     return _vary(response)
+
+
+def _pod_log_follow(request: HtmxHttpRequest, job: TrainingJob, pod: str) -> HttpResponse:
+    """The lines written since ``since``, appended to the page; 286 (stop) once the pod
+    has ended or is gone."""
+    since = request.GET.get("since") or None
+    context: dict[str, Any] = {
+        "job": job,
+        "pod": pod,
+        "cursor": since or "",
+        "new_lines": "",
+        # Lines on the page already: no "nothing written yet" placeholder to remove.
+        "had_lines": bool(since),
+        "following": True,
+        "poll_seconds": FOLLOW_POLL_SECONDS,
+        "note": "",
+    }
+    try:
+        chunk = job_pod_log_follow(job=job, pod=pod, since=since)
+    except PodNotFound:
+        context.update(following=False, note="The pod is gone; reload for its archived log.")
+    except ClusterError as exc:
+        # Keep asking: the member may answer on the next poll.
+        context["note"] = f"The member did not answer just now ({exc.message[:200]})."
+    else:
+        context.update(
+            cursor=chunk.cursor or since or "",
+            new_lines=chunk.text,
+            following=chunk.pod.phase in LIVE_PHASES,
+        )
+        if not context["following"]:
+            context["note"] = f"The pod has ended ({chunk.pod.phase})."
+    response = render(request, "jobs/_pod_log_follow.html", context)
+    if not context["following"]:
+        response.status_code = STOP_POLLING
+    return _vary(response)
+
+
+def _pod_log_download(job: TrainingJob, pod: str) -> HttpResponseBase:
+    from jobs.api.views import archive_download_response, log_download_response
+
+    saved = archive.job_log_archive_for(job=job, pod=pod)
+    if saved is not None and job.is_final:
+        return archive_download_response(saved)
+    try:
+        return log_download_response(job=job, pod=pod)
+    except PodNotFound:
+        if saved is not None:
+            return archive_download_response(saved)
+        raise Http404("No such pod.") from None
+    except ClusterError as exc:
+        if saved is not None:
+            return archive_download_response(saved)
+        if exc.status == 404:
+            raise Http404("No such pod.") from None
+        return HttpResponse(
+            f"The log could not be read from {job.cluster} just now: {exc.message}\n",
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
 
 
 # --- actions ----------------------------------------------------------------------------
@@ -422,3 +538,40 @@ def queue_view(request: HtmxHttpRequest) -> HttpResponse:
             return _vary(HttpResponse(status=204))
         return _vary(render(request, "jobs/_queue.html", context))
     return _vary(render(request, "jobs/queue.html", context))
+
+
+@require_POST
+def job_bulk_view(request: HtmxHttpRequest) -> HttpResponse:
+    """Delete or resubmit the jobs ticked on the list; one message sums up the results."""
+    action = request.POST.get("action", "")
+    ids = request.POST.getlist("ids")[: services.BULK_MAX_IDS]
+    if action not in services.BULK_ACTIONS:
+        messages.error(request, "Choose Delete or Resubmit.")
+    elif not ids:
+        messages.error(request, "Select at least one job first.")
+    else:
+        results = services.job_bulk(user=request.user, action=action, ids=ids)
+        done = [r for r in results if r["result"] == "done"]
+        refused = [r for r in results if r["result"] != "done"]
+        verb = "Deleting" if action == "delete" else "Resubmitted"
+        if done:
+            messages.success(request, f"{verb} {len(done)} job{'s' if len(done) != 1 else ''}.")
+        if refused:
+            names = dict(
+                TrainingJob.objects.filter(
+                    id__in=[r["id"] for r in refused if r["result"] == "refused"]
+                ).values_list("id", "name")
+            )
+            why = "; ".join(
+                f"{names.get(uuid.UUID(r['id']), r['id'])}: {r['message']}"
+                if r["result"] == "refused"
+                else f"{r['id']}: not found"
+                for r in refused[:10]
+            )
+            messages.error(request, f"{len(refused)} not done — {why}")
+    target = request.POST.get("next") or reverse("jobs:list")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("jobs:list")
+    if request.htmx:
+        return HttpResponseClientRedirect(target)
+    return redirect(target)

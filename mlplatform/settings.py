@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -88,6 +89,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "clusters",
     "jobs",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -147,10 +149,41 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(envstr("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Archived pod logs: files under var/ (one host, make run), or an S3-compatible bucket
+# through django-storages, which every web and worker replica shares.
+LOG_ARCHIVE_STORAGE = envchoice("LOG_ARCHIVE_STORAGE", "filesystem", ("filesystem", "s3"))
+if LOG_ARCHIVE_STORAGE == "s3":
+    STORAGES["log_archive"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": envstr("LOG_ARCHIVE_S3_BUCKET"),
+            "endpoint_url": envstr("LOG_ARCHIVE_S3_ENDPOINT_URL") or None,
+            "region_name": envstr("LOG_ARCHIVE_S3_REGION") or None,
+            "location": envstr("LOG_ARCHIVE_S3_PREFIX", "pod-logs"),
+            # Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or an instance role),
+            # read by boto3 itself. Never public: the platform serves the logs.
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": True,
+        },
+    }
+    if not STORAGES["log_archive"]["OPTIONS"]["bucket_name"]:
+        raise ImproperlyConfigured("LOG_ARCHIVE_STORAGE=s3 needs LOG_ARCHIVE_S3_BUCKET")
+else:
+    STORAGES["log_archive"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": envstr("LOG_ARCHIVE_DIR", str(VAR_DIR / "log-archive"))},
+    }
+# The last this many MiB of each container's log are kept.
+LOG_ARCHIVE_MAX_MIB = float(envstr("LOG_ARCHIVE_MAX_MIB", "4"))
+# Pods of one job archived (the rest are left out, and the log says so).
+LOG_ARCHIVE_MAX_PODS = envint("LOG_ARCHIVE_MAX_PODS", 64)
+# Archives older than this are removed by beat's prune task.
+LOG_ARCHIVE_RETENTION = envduration("LOG_ARCHIVE_RETENTION", "720h")
 # Without collectstatic (make run, tests) whitenoise serves straight from the finders.
 WHITENOISE_USE_FINDERS = True
 
@@ -337,7 +370,41 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 10.0,
         "options": {"expires": 10.0},
     },
+    "log-archive-prune": {
+        "task": "jobs.tasks.log_archive_prune_task",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
 }
+
+# --- webhooks -------------------------------------------------------------------------
+# The base of the job page links in deliveries, e.g. https://ml.example.com.
+PUBLIC_BASE_URL = envstr("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Attempts per delivery, and the first retry's delay (doubling, with jitter, capped 1 h).
+WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_RETRY_BASE_SECONDS = envduration("WEBHOOK_RETRY_BASE_SECONDS", "10s")
+WEBHOOK_TIMEOUT = envduration("WEBHOOK_TIMEOUT", "5s")
+# Where endpoints may point (SSRF): by default only public addresses; link-local (cloud
+# metadata), multicast and reserved ones never, loopback and private networks only when
+# allowed here. WEBHOOK_ALLOWED_HOSTS (exact host names) skips the address checks for
+# receivers an operator vouches for.
+WEBHOOK_ALLOW_LOOPBACK = envbool("WEBHOOK_ALLOW_LOOPBACK", False)
+WEBHOOK_ALLOW_PRIVATE = envbool("WEBHOOK_ALLOW_PRIVATE", False)
+WEBHOOK_ALLOWED_HOSTS = envlist("WEBHOOK_ALLOWED_HOSTS", [])
+# Webhooks one user may register.
+WEBHOOK_MAX_PER_USER = envint("WEBHOOK_MAX_PER_USER", 20)
+# E-mail deliveries go through Django's mail backend (console unless EMAIL_HOST is set).
+EMAIL_HOST = envstr("EMAIL_HOST", "")
+EMAIL_PORT = envint("EMAIL_PORT", 25)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "mlplatform@localhost")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
 # Jobs Pending longer than this are re-enqueued by the sweep.
 JOB_PENDING_RESUBMIT_AFTER = envint("JOB_PENDING_RESUBMIT_AFTER", 30)
 JOB_SUBMIT_MAX_RETRIES = 8

@@ -30,6 +30,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include(_accounts())),
     path("clusters/", include("clusters.urls")),
+    path("webhooks/", include("webhooks.urls")),
     path("", include("jobs.urls")),
 ]
 

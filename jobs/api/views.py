@@ -4,8 +4,11 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
+from django.http import FileResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -18,8 +21,8 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from clusters.client import ClusterError
-from jobs import selectors, services
+from clusters.client import ClusterError, get_client
+from jobs import archive, selectors, services
 from jobs.api.base import ApiView
 from jobs.api.errors import ApiError
 from jobs.api.pagination import JobPagination
@@ -31,7 +34,7 @@ from jobs.api.serializers import (
 )
 from jobs.exceptions import PodNotFound
 from jobs.frameworks import FRAMEWORKS
-from jobs.models import FailureClass, Framework, JobStatus, TrainingJob
+from jobs.models import FailureClass, Framework, JobStatus, PodLogArchive, TrainingJob
 
 README_EXAMPLE = {
     "jobName": "xgboost-training",
@@ -299,6 +302,112 @@ class JobResubmitApi(ApiView):
         return Response(self.OutputSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
+class JobCloneApi(ApiView):
+    """Runs a job again: a new job from this one's request, with the body's fields laid
+    over it (objects merge key by key, other values replace, null removes a key). The new
+    job is validated exactly like a create; without `jobName` it is named after this one
+    with a run number (`train` → `train-2`)."""
+
+    OutputSerializer = JobOutputSerializer
+
+    @extend_schema(
+        operation_id="jobs_clone",
+        tags=["jobs"],
+        summary="Run a job again, optionally with changes",
+        request={
+            "application/json": {
+                "type": "object",
+                "description": "Any part of the create body (JobRequest); empty or absent: "
+                "the same request.",
+                "additionalProperties": True,
+            }
+        },
+        responses={201: JobOutputSerializer, **_errors(400, 401, 403, 404, 415)},
+        examples=[
+            OpenApiExample(
+                "More workers, another name",
+                value={"jobName": "xgboost-training-big", "resources": {"instanceCount": 4}},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request, job_id: str) -> Response:
+        source = _get_job(request, job_id)
+        changes = request.data if request.data not in (None, b"", "") else {}
+        if not isinstance(changes, dict):
+            raise ApiError("The request body must be a JSON object of the fields to change.")
+        job = services.job_clone(job=source, user=request.user, changes=changes)
+        location = reverse("api:job-detail", kwargs={"job_id": job.id})
+        return Response(
+            self.OutputSerializer(job).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": location},
+        )
+
+
+class JobBulkApi(ApiView):
+    """Deletes or resubmits many jobs at once. Every id gets its own result: `done`,
+    `refused` (its status does not allow the action; `message` says why) or `notFound`
+    (no such job, or one you cannot see)."""
+
+    class InputSerializer(serializers.Serializer):
+        action = serializers.ChoiceField(choices=list(services.BULK_ACTIONS))
+        ids = serializers.ListField(
+            child=serializers.CharField(max_length=64),
+            allow_empty=False,
+            max_length=services.BULK_MAX_IDS,
+            help_text=f"Job ids, at most {services.BULK_MAX_IDS} per request.",
+        )
+
+        class Meta:
+            ref_name = "JobBulkRequest"
+
+    class ResultSerializer(serializers.Serializer):
+        id = serializers.CharField()
+        result = serializers.ChoiceField(choices=["done", "refused", "notFound"])
+        message = serializers.CharField()
+        status = serializers.CharField(
+            required=False, help_text="The job's status after (absent for notFound)."
+        )
+
+        class Meta:
+            ref_name = "JobBulkResult"
+
+    class OutputSerializer(serializers.Serializer):
+        action = serializers.CharField()
+        results = serializers.ListField(child=serializers.DictField())
+
+        class Meta:
+            ref_name = "JobBulk"
+
+    @extend_schema(
+        operation_id="jobs_bulk",
+        tags=["jobs"],
+        summary="Delete or resubmit many jobs",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **_errors(400, 401, 415)},
+        examples=[
+            OpenApiExample(
+                "Delete two jobs",
+                value={"action": "delete", "ids": ["<job-id>", "<job-id>"]},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        body = self.InputSerializer(data=request.data if isinstance(request.data, dict) else {})
+        if not isinstance(request.data, dict):
+            raise ApiError("The request body must be a JSON object.")
+        if not body.is_valid():
+            raise ApiError("Invalid bulk request.", fields=_flat_errors(body.errors))
+        results = services.job_bulk(
+            user=request.user,
+            action=body.validated_data["action"],
+            ids=body.validated_data["ids"],
+        )
+        return Response({"action": body.validated_data["action"], "results": results})
+
+
 # --- pods and logs ------------------------------------------------------------------------
 
 
@@ -334,9 +443,25 @@ class JobPodsApi(ApiView):
     """The job's pods, read live from its member cluster through Karmada (not from the
     database): empty until Karmada placed the job."""
 
+    class ArchivedLogSerializer(serializers.Serializer):
+        pod = serializers.CharField()
+        container = serializers.CharField()
+        phase = serializers.CharField(help_text="The pod's phase when its log was kept.")
+        archivedAt = serializers.DateTimeField(source="updated_at")
+        truncated = serializers.BooleanField()
+
+        class Meta:
+            ref_name = "JobArchivedLog"
+
     class OutputSerializer(serializers.Serializer):
         cluster = serializers.CharField(help_text="Empty until Karmada placed the job.")
         pods = JobPodOutputSerializer(many=True)
+        archivedLogs = serializers.ListField(
+            child=serializers.DictField(),
+            help_text="Pods no longer there whose main container's log was archived "
+            "(pod, container, phase, archivedAt, truncated); read them at "
+            "/pods/<pod>/log.",
+        )
 
         class Meta:
             ref_name = "JobPods"
@@ -350,12 +475,25 @@ class JobPodsApi(ApiView):
     def get(self, request: Request, job_id: str) -> Response:
         job = _get_job(request, job_id)
         pods = selectors.job_pods(job=job)
-        return Response(self.OutputSerializer({"cluster": job.cluster, "pods": pods}).data)
+        live = {pod.name for pod in pods}
+        archived = [
+            self.ArchivedLogSerializer(a).data
+            for a in archive.job_archived_logs(job=job)
+            if a.pod not in live
+        ]
+        return Response(
+            self.OutputSerializer(
+                {"cluster": job.cluster, "pods": pods, "archivedLogs": archived}
+            ).data
+        )
 
 
 class JobPodLogApi(ApiView):
-    """The tail of one pod's main-container log, as JSON (the API is JSON only, so errors and
-    logs share one shape). Only pods of this job: any other name answers 404."""
+    """One pod's main-container log, as JSON (the API is JSON only, so errors and logs
+    share one shape), or the whole log as text with ``download=1``. Only pods of this job:
+    any other name answers 404. Once the pod is gone (or its job is final and its logs were
+    archived) the archived copy answers, with ``archived: true``. While it runs, pass the
+    answer's ``cursor`` back as ``sinceTime`` to get only the lines written since."""
 
     class QuerySerializer(serializers.Serializer):
         tailLines = serializers.IntegerField(
@@ -365,11 +503,41 @@ class JobPodLogApi(ApiView):
             max_value=selectors.MAX_TAIL_LINES,
             help_text="How many lines from the end.",
         )
+        sinceTime = serializers.CharField(
+            required=False,
+            max_length=40,
+            help_text="A `cursor` from an earlier answer: only the lines after it.",
+        )
+        download = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="1: the whole log as text/plain (an attachment) instead of JSON.",
+        )
+
+        def validate_sinceTime(self, value: str) -> str:
+            if selectors._timestamp_key(value) is None:
+                raise serializers.ValidationError(
+                    "Must be a cursor from an earlier answer (an RFC 3339 time in UTC)."
+                )
+            return value
 
     class OutputSerializer(serializers.Serializer):
         pod = serializers.CharField()
+        container = serializers.CharField()
         tailLines = serializers.IntegerField()
         log = serializers.CharField(help_text="The log text, lines separated by \\n.")
+        archived = serializers.BooleanField(
+            help_text="True: read from the archive kept after the pod (or its job) ended."
+        )
+        archivedAt = serializers.DateTimeField(allow_null=True)
+        truncated = serializers.BooleanField(
+            help_text="The archive kept only the last LOG_ARCHIVE_MAX_MIB of the log."
+        )
+        cursor = serializers.CharField(
+            allow_null=True,
+            help_text="Time stamp of the last line read live; null for an archive.",
+        )
+        podPhase = serializers.CharField(help_text="The pod's phase when read.")
 
         class Meta:
             ref_name = "JobPodLog"
@@ -377,27 +545,104 @@ class JobPodLogApi(ApiView):
     @extend_schema(
         operation_id="jobs_pod_log",
         tags=["jobs"],
-        summary="The tail of a job pod's log",
+        summary="A job pod's log: live, or archived once the pod is gone",
         parameters=[QuerySerializer],
-        responses={200: OutputSerializer, **_errors(400, 401, 404, 502, 503)},
+        responses={
+            (200, "application/json"): OutputSerializer,
+            (200, "text/plain"): OpenApiTypes.STR,
+            **_errors(400, 401, 404, 502, 503),
+        },
     )
-    def get(self, request: Request, job_id: str, pod: str) -> Response:
+    def get(self, request: Request, job_id: str, pod: str) -> Any:
         job = _get_job(request, job_id)
         query = self.QuerySerializer(data=_query_dict(request, self.QuerySerializer))
         if not query.is_valid():
             raise ApiError("Invalid query parameters.", fields=_flat_errors(query.errors))
         tail_lines = query.validated_data["tailLines"]
+        since = query.validated_data.get("sinceTime")
+        download = query.validated_data["download"]
+        saved = archive.job_log_archive_for(job=job, pod=pod)
+        if saved is not None and job.is_final:
+            # Nothing changes any more: no need to ask the member.
+            return self._archived(saved, tail_lines, download)
         try:
-            text = selectors.job_pod_log(job=job, pod=pod, tail_lines=tail_lines)
+            if download:
+                return log_download_response(job=job, pod=pod)
+            chunk = selectors.job_pod_log_follow(
+                job=job, pod=pod, tail_lines=tail_lines, since=since
+            )
         except PodNotFound:
+            if saved is not None:
+                return self._archived(saved, tail_lines, download)
             raise ApiError("Pod not found for this job.", status_code=404) from None
         except ClusterError as exc:
+            if saved is not None:
+                return self._archived(saved, tail_lines, download)
             if exc.status == 404:  # gone between the listing and the log request
                 raise ApiError("Pod not found for this job.", status_code=404) from None
             raise
         return Response(
-            self.OutputSerializer({"pod": pod, "tailLines": tail_lines, "log": text}).data
+            self.OutputSerializer(
+                {
+                    "pod": pod,
+                    "container": chunk.pod.container,
+                    "tailLines": tail_lines,
+                    "log": chunk.text,
+                    "archived": False,
+                    "archivedAt": None,
+                    "truncated": False,
+                    "cursor": chunk.cursor,
+                    "podPhase": chunk.pod.phase,
+                }
+            ).data
         )
+
+    def _archived(self, saved: PodLogArchive, tail_lines: int, download: bool) -> Any:
+        if download:
+            return archive_download_response(saved)
+        return Response(
+            self.OutputSerializer(
+                {
+                    "pod": saved.pod,
+                    "container": saved.container,
+                    "tailLines": tail_lines,
+                    "log": archive.archive_text(saved, tail_lines=tail_lines),
+                    "archived": True,
+                    "archivedAt": saved.updated_at,
+                    "truncated": saved.truncated,
+                    "cursor": None,
+                    "podPhase": saved.phase,
+                }
+            ).data
+        )
+
+
+def _attachment(response: HttpResponseBase, pod: str) -> HttpResponseBase:
+    response["Content-Disposition"] = f'attachment; filename="{pod}.log"'
+    return response
+
+
+def archive_download_response(saved: PodLogArchive) -> HttpResponseBase:
+    """The whole archived log as a text/plain attachment (shared with the log page)."""
+    response = FileResponse(saved.file.open("rb"), content_type="text/plain; charset=utf-8")
+    return _attachment(response, saved.pod)
+
+
+def log_download_response(*, job: TrainingJob, pod: str) -> HttpResponseBase:
+    """The whole live log, streamed from the member as it arrives (shared with the page).
+    The first chunk is read before answering, so an unreachable member is still an error
+    answer, not a cut-off download."""
+    match = next((p for p in selectors.job_pods(job=job) if p.name == pod), None)
+    if match is None:
+        raise PodNotFound(pod)
+    chunks = get_client().member_pod_log_chunks(
+        job.cluster, job.namespace, match.name, container=match.container
+    )
+    first = next(chunks, b"")
+    response = StreamingHttpResponse(
+        itertools.chain([first], chunks), content_type="text/plain; charset=utf-8"
+    )
+    return _attachment(response, pod)
 
 
 class JobClusterEventOutputSerializer(serializers.Serializer):

@@ -48,7 +48,7 @@ class TestBeforePlacement:
     def test_the_api_answers_an_empty_list(self, api_alice, job):
         response = api_alice.get(f"/api/v1/jobs/{job.pk}/pods")
         assert response.status_code == 200
-        assert response.json() == {"cluster": "", "pods": []}
+        assert response.json() == {"cluster": "", "pods": [], "archivedLogs": []}
 
     def test_a_log_of_a_job_without_pods_is_404(self, client, alice, api_alice, job):
         url = reverse("jobs:pod-log", args=[job.pk, "anything-0"])

@@ -31,7 +31,11 @@ def test_only_the_public_views_skip_the_login_redirect():
         "api:job-pods",
         "api:job-pod-log",
         "api:job-events",
+        "api:job-clone",
+        "api:jobs-bulk",
         "api:clusters",
+        "api:webhooks",
+        "api:webhook-detail",
         "api:frameworks",
         "api:quotas",
         "api:quota-detail",
@@ -45,7 +49,16 @@ def test_only_the_public_views_skip_the_login_redirect():
 
 
 @pytest.mark.parametrize(
-    "name", ["jobs:list", "jobs:create", "jobs:queue", "clusters:list", "password_reset", "logout"]
+    "name",
+    [
+        "jobs:list",
+        "jobs:create",
+        "jobs:queue",
+        "clusters:list",
+        "webhooks:list",
+        "password_reset",
+        "logout",
+    ],
 )
 def test_pages_send_an_anonymous_visitor_to_the_login(client, db, name):
     response = client.get(reverse(name))
