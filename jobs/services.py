@@ -39,7 +39,7 @@ from clusters.services import (
     rank_candidates,
 )
 from jobs.exceptions import JobStateError, SpecError
-from jobs.frameworks import get_framework, workload_kinds
+from jobs.frameworks import get_framework, job_workload_kind, workload_kinds
 from jobs.manifests import (
     LAUNCHER_CPU_CORES,
     LAUNCHER_MEMORY_GIB,
@@ -158,6 +158,7 @@ def job_create(*, user: User | AnonymousUser, data: Any) -> TrainingJob:
         namespace=spec.namespace,
         owner=user if isinstance(user, User) else None,  # an AnonymousUser owns nothing
         framework=spec.framework,
+        backend=settings.TRAINING_BACKEND,
         algorithm_source=spec.algorithm_source,
         algorithm_name=spec.algorithm_name,
         image=spec.image,
@@ -559,6 +560,7 @@ def sync_lock_ttl() -> float:
 _ACTIVE_FIELDS = (
     "id",
     "framework",
+    "backend",
     "status",
     "status_reason",
     "status_message",
@@ -586,7 +588,7 @@ def job_status_sync() -> int:
         return 0
     budget = _PassBudget(settings.JOB_SYNC_BUDGET)
     client = get_client()
-    wanted_kinds = {get_framework(job.framework).kind for job in active}
+    wanted_kinds = {job_workload_kind(job.framework, job.backend) for job in active}
     workloads: dict[str, dict] = {}
     unlisted: dict[str, str] = {}  # kind -> why it could not be listed
     try:
@@ -627,7 +629,7 @@ def job_status_sync() -> int:
     checks_left = _MISSING_CHECKS_PER_PASS
     for job in active:
         seen: Observed | None
-        kind = get_framework(job.framework).kind
+        kind = job_workload_kind(job.framework, job.backend)
         if kind in unlisted:
             seen = _unknown(job, reason="StatusUnknown", why=unlisted[kind])
         else:

@@ -329,6 +329,39 @@ def processes(lay: Layout) -> list[Proc]:
                 health=_http_health(p[f"{member}-mpi-operator-health"]),
             )
         )
+        # Kubeflow Trainer v2 (TRAINING_BACKEND=v2): the JobSet controller, then Trainer's
+        # controller manager, which turns TrainJobs into JobSets. Both read a config file
+        # written by runtime.prepare_files (ports, no leader election, certificates
+        # provided rather than self-managed, metrics off).
+        out.append(
+            Proc(
+                f"{member}-jobset",
+                [
+                    binary("jobset", "jobset"),
+                    f"--kubeconfig={kc}",
+                    f"--config={lay.home / 'run' / f'{member}-jobset' / 'config.yaml'}",
+                    "--zap-log-level=info",
+                ],
+                health=_http_health(p[f"{member}-jobset-health"], "/readyz"),
+            )
+        )
+        out.append(
+            Proc(
+                f"{member}-trainer",
+                [
+                    binary("trainer", "trainer-controller-manager"),
+                    f"--kubeconfig={kc}",
+                    f"--config={lay.home / 'run' / f'{member}-trainer' / 'config.yaml'}",
+                    "--zap-log-level=info",
+                ],
+                env={
+                    # As for training-operator: controller-runtime's webhook server reads
+                    # its certificate from $TMPDIR/k8s-webhook-server/serving-certs.
+                    "TMPDIR": str(lay.home / "run" / f"{member}-trainer"),
+                },
+                health=_http_health(p[f"{member}-trainer-health"], "/readyz"),
+            )
+        )
     return out
 
 

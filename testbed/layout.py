@@ -38,6 +38,11 @@ def port_map(base: int) -> dict[str, int]:
         ports[f"{member}-training-operator-webhook"] = b + 5
         ports[f"{member}-mpi-operator-health"] = b + 6
         ports[f"{member}-kwok"] = b + 7
+        # Kubeflow Trainer v2 and the JobSet controller it runs on.
+        ports[f"{member}-jobset-webhook"] = b + 8
+        ports[f"{member}-jobset-health"] = b + 9
+        ports[f"{member}-trainer-webhook"] = b + 10
+        ports[f"{member}-trainer-health"] = b + 11
     return ports
 
 

@@ -55,6 +55,9 @@ from .objects import (
     kubeflow_crds,
     member_objects,
     node_objects,
+    trainer_crds,
+    trainer_runtimes,
+    trainer_webhooks,
 )
 from .polling import wait_for
 from .status import cluster_ready, export_line, health_report, status_lines, url_ok
@@ -107,6 +110,8 @@ def prepare_files(lay: Layout) -> None:
         certs.mkdir(parents=True, exist_ok=True)
         shutil.copy(lay.pki / "server.crt", certs / "tls.crt")
         shutil.copy(lay.pki / "server.key", certs / "tls.key")
+    for member in MEMBERS:
+        _write_trainer_configs(lay, member)
     # The training-operator's certificate rotator waits until this fixed path holds a
     # certificate (in a pod, the mounted Secret); only its existence is checked.
     marker = Path("/tmp/k8s-webhook-server/serving-certs")
@@ -114,6 +119,51 @@ def prepare_files(lay: Layout) -> None:
         marker.mkdir(parents=True, exist_ok=True)
         shutil.copy(lay.pki / "server.crt", marker / "tls.crt")
         shutil.copy(lay.pki / "server.key", marker / "tls.key")
+
+
+def _write_trainer_configs(lay: Layout, member: str) -> None:
+    """Configuration files of one member's JobSet controller and Trainer controller manager:
+    local ports, one instance (no leader election), metrics off (both default to a
+    secure :8443), and webhook certificates provided by the testbed (signed by its CA) in
+    place of the certificates each would otherwise generate and inject into its webhook
+    configurations, which name in-cluster Services a process on 127.0.0.1 cannot be."""
+    p = lay.ports
+    jobset = lay.home / "run" / f"{member}-jobset"
+    trainer = lay.home / "run" / f"{member}-trainer"
+    jobset_certs = jobset / "serving-certs"
+    trainer_certs = trainer / "k8s-webhook-server" / "serving-certs"
+    for certs in (jobset_certs, trainer_certs):
+        certs.mkdir(parents=True, exist_ok=True)
+        shutil.copy(lay.pki / "server.crt", certs / "tls.crt")
+        shutil.copy(lay.pki / "server.key", certs / "tls.key")
+    jobset_cfg = {
+        "apiVersion": "config.jobset.x-k8s.io/v1alpha1",
+        "kind": "Configuration",
+        "leaderElection": {"leaderElect": False},
+        "internalCertManagement": {"enable": False},
+        "webhook": {
+            "host": "127.0.0.1",
+            "port": p[f"{member}-jobset-webhook"],
+            "certDir": str(jobset_certs),
+        },
+        "metrics": {"bindAddress": "0", "certDir": str(jobset_certs)},
+        "health": {"healthProbeBindAddress": f"127.0.0.1:{p[f'{member}-jobset-health']}"},
+    }
+    trainer_cfg = {
+        "apiVersion": "config.trainer.kubeflow.org/v1alpha1",
+        "kind": "Configuration",
+        "leaderElection": {"leaderElect": False},
+        "certManagement": {"enable": False},
+        "webhook": {"host": "127.0.0.1", "port": p[f"{member}-trainer-webhook"]},
+        "metrics": {"bindAddress": "0", "secureServing": False},
+        "health": {
+            "healthProbeBindAddress": f"127.0.0.1:{p[f'{member}-trainer-health']}",
+            "readinessEndpointName": "readyz",
+            "livenessEndpointName": "healthz",
+        },
+    }
+    (jobset / "config.yaml").write_text(json.dumps(jobset_cfg, indent=2))
+    (trainer / "config.yaml").write_text(json.dumps(trainer_cfg, indent=2))
 
 
 @contextlib.contextmanager
@@ -339,13 +389,14 @@ def _up(lay: Layout, plist: dict[str, Proc], started: dict, phases: Phases, time
             kubeflow = kubeflow_crds()
 
             def install(c: str) -> None:
-                kubes[c].apply_all(kubeflow)
-                _wait_established(kubes[c], kubeflow, left())
+                crds = kubeflow + trainer_crds(member=c != "karmada")
+                kubes[c].apply_all(crds)
+                _wait_established(kubes[c], crds, left())
 
             for future in [pool.submit(install, c) for c in clusters]:
                 future.result()
             for m in MEMBERS:
-                start(f"{m}-training-operator", f"{m}-mpi-operator")
+                start(f"{m}-training-operator", f"{m}-mpi-operator", f"{m}-jobset", f"{m}-trainer")
 
         with phases.phase("every process healthy, Karmada aggregated API available"):
             _wait_healthy(lay, list(plist.values()), started, left())
@@ -360,6 +411,13 @@ def _up(lay: Layout, plist: dict[str, Proc], started: dict, phases: Phases, time
                 timeout=left(),
                 on_timeout=log_hint("karmada-aggregated-apiserver"),
             )
+
+        # Webhooks only once their servers answer (failurePolicy Fail), and the runtimes
+        # after Trainer's validating webhook is registered, as in a real install.
+        with phases.phase("Trainer v2 webhooks and runtimes"):
+            for m in MEMBERS:
+                kubes[m].apply_all(trainer_webhooks(lay, m))
+                kubes[m].apply_all(trainer_runtimes())
 
         with phases.phase("interpreter customizations, member join"):
             kubes["karmada"].apply_all(interpreter_customizations())
