@@ -26,8 +26,21 @@ def _http_health(port: int, path: str = "/healthz") -> str:
     return f"http://127.0.0.1:{port}{path}"
 
 
+TRAINER_V2_COMPONENTS = ("jobset", "trainer")
+
+
+def is_trainer_v2(name: str) -> bool:
+    """Whether the process called ``name`` belongs to Trainer v2 (started on demand)."""
+    return name.rsplit("-", 1)[-1] in TRAINER_V2_COMPONENTS
+
+
 def processes(lay: Layout) -> list[Proc]:
-    """Every process of the testbed, in start order."""
+    """Every process of the testbed, in start order; Trainer v2's only when
+    ``lay.trainer_v2``."""
+    return [p for p in _all_processes(lay) if lay.trainer_v2 or not is_trainer_v2(p.name)]
+
+
+def _all_processes(lay: Layout) -> list[Proc]:
     p = lay.ports
     pk = lay.pki
     etcd_url = f"http://127.0.0.1:{p['etcd']}"
@@ -366,4 +379,6 @@ def processes(lay: Layout) -> list[Proc]:
 
 
 def process_names() -> list[str]:
-    return [p.name for p in processes(Layout(HOME, DEFAULT_PORT_BASE, DEFAULT_POD_RUN_SECONDS))]
+    """Every name a testbed process may have (what `down` stops), Trainer v2's included."""
+    lay = Layout(HOME, DEFAULT_PORT_BASE, DEFAULT_POD_RUN_SECONDS, trainer_v2=True)
+    return [p.name for p in processes(lay)]

@@ -63,6 +63,9 @@ class Layout:
     home: Path
     base: int
     pod_run_seconds: float
+    # Kubeflow Trainer v2 and JobSet run (started with the testbed when TESTBED_TRAINER_V2=1,
+    # or later by runtime.ensure_trainer_v2()).
+    trainer_v2: bool = False
 
     @property
     def ports(self) -> dict[str, int]:
@@ -97,4 +100,4 @@ def current_layout(home: Path = HOME) -> Layout | None:
     state = read_state(home)
     if not state:
         return None
-    return Layout(home, state["port_base"], state["pod_run_seconds"])
+    return Layout(home, state["port_base"], state["pod_run_seconds"], bool(state.get("trainer_v2")))

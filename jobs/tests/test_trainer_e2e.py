@@ -231,10 +231,11 @@ def v2_user(celery_stack, django_db_blocker):
 
 
 @pytest.fixture(scope="module")
-def scenario(v2_user, testbed, django_db_blocker) -> dict[str, Run]:
+def scenario(v2_user, trainer_v2, django_db_blocker) -> dict[str, Run]:
     """Every framework under TRAINING_BACKEND=v2, plus one job meant to fail."""
     from jobs.models import TrainingJob
 
+    testbed = trainer_v2
     karmada = KarmadaClient(str(testbed.karmada_kubeconfig))
     runs = {fw: Run(fw, _body(fw)) for fw in RUNTIMES}
     # On the platform's TensorFlow runtime: a failed pod fails the job at once (Trainer's
