@@ -377,7 +377,7 @@ def worker_hosts(name: str, namespace: str, instances: int, port: int) -> str:
 def _trainjob_env(job: TrainingJob, fw: Framework, name: str) -> list[dict[str, str]]:
     env = _env(job)
     runtime = trainjob.runtime_for(fw.name)
-    if runtime.ours and not runtime.mpi:
+    if runtime.ours and not runtime.mpi and fw.default_port is not None:
         # Trainer has no TensorFlow or LightGBM plugin to inject TF_CONFIG or a machine
         # list; the platform's runtimes give each pod its index (MLPLATFORM_WORKER_INDEX,
         # from the Job's completion index) and the job gives every pod the node list.
