@@ -185,6 +185,17 @@ def testbed():
         )
 
 
+@pytest.fixture(scope="session")
+def trainer_v2(testbed):
+    """The testbed with Kubeflow Trainer v2 and JobSet running (started on first use)."""
+    from testbed.api import ensure_trainer_v2
+
+    try:
+        return ensure_trainer_v2()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
 @pytest.fixture
 def karmada(testbed, settings):
     """A Karmada client for the testbed; the code under test talks to the same one."""

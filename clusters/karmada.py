@@ -18,6 +18,8 @@ PLURALS = {
     "XGBoostJob": "xgboostjobs",
     "JAXJob": "jaxjobs",
     "MPIJob": "mpijobs",
+    # Kubeflow Trainer v2 (TRAINING_BACKEND=v2).
+    "TrainJob": "trainjobs",
     "ResourceInterpreterCustomization": "resourceinterpretercustomizations",
 }
 

@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from jobs.frameworks import Framework, get_framework
+from jobs.frameworks import Framework, get_framework, trainjob
 from jobs.frameworks.base import render_value
 
 if TYPE_CHECKING:  # only for the annotations: building manifests stays pure
@@ -328,7 +328,10 @@ def _mpi_replica_specs(
 
 
 def build_workload(job: TrainingJob) -> dict[str, Any]:
-    """The Kubeflow training resource (TFJob, PyTorchJob, XGBoostJob, JAXJob or MPIJob)."""
+    """The Kubeflow training resource: TFJob, PyTorchJob, XGBoostJob, JAXJob or MPIJob, or
+    under the v2 backend a TrainJob (see ``build_trainjob``)."""
+    if getattr(job, "backend", trainjob.BACKEND_V1) == trainjob.BACKEND_V2:
+        return build_trainjob(job)
     fw = get_framework(job.framework)
     labels = job_labels(job)
     name = job.k8s_name or kubernetes_name(job.name, job.id)
@@ -358,6 +361,135 @@ def build_workload(job: TrainingJob) -> dict[str, Any]:
     return {
         "apiVersion": fw.api_version,
         "kind": fw.kind,
+        "metadata": {"name": name, "namespace": job.namespace, "labels": dict(labels)},
+        "spec": spec,
+    }
+
+
+def worker_hosts(name: str, namespace: str, instances: int, port: int) -> str:
+    """Every node's stable address under Trainer v2, comma-separated ``host:port``: JobSet
+    names node i's pod ``<name>-node-0-<i>`` and its headless Service ``<name>``."""
+    return ",".join(
+        f"{name}-{trainjob.NODE}-0-{i}.{name}.{namespace}.svc:{port}" for i in range(instances)
+    )
+
+
+def _trainjob_env(job: TrainingJob, fw: Framework, name: str) -> list[dict[str, str]]:
+    env = _env(job)
+    runtime = trainjob.runtime_for(fw.name)
+    if runtime.ours and not runtime.mpi and fw.default_port is not None:
+        # Trainer has no TensorFlow or LightGBM plugin to inject TF_CONFIG or a machine
+        # list; the platform's runtimes give each pod its index (MLPLATFORM_WORKER_INDEX,
+        # from the Job's completion index) and the job gives every pod the node list.
+        env.append(
+            {
+                "name": "MLPLATFORM_WORKER_HOSTS",
+                "value": worker_hosts(name, job.namespace, job.instance_count, fw.default_port),
+            }
+        )
+    return env
+
+
+def _trainjob_pod_patch(
+    job: TrainingJob, fw: Framework, labels: Mapping[str, str], *, with_volume: bool
+) -> dict[str, Any]:
+    """What the platform adds to one replicated job's pods: its labels, the pod security
+    settings v1 pods get (not for MPI, whose runtime sets its own user), the /opt/ml volume."""
+    container: dict[str, Any] = {"name": trainjob.TRAINER_CONTAINER}
+    spec: dict[str, Any] = {}
+    if not fw.runs_as_root:
+        spec["securityContext"] = pod_security_context(fw)
+        container["securityContext"] = container_security_context(fw)
+    if with_volume:
+        spec["volumes"] = [_volume(job, labels)]
+        container["volumeMounts"] = [{"name": VOLUME_NAME, "mountPath": VOLUME_MOUNT_PATH}]
+    if len(container) > 1:
+        spec["containers"] = [container]
+    template: dict[str, Any] = {"metadata": {"labels": dict(labels)}}
+    if spec:
+        template["spec"] = spec
+    return template
+
+
+def build_trainjob(job: TrainingJob) -> dict[str, Any]:
+    """The Kubeflow Trainer v2 TrainJob for any framework: the framework's
+    ClusterTrainingRuntime (``jobs.frameworks.trainjob.RUNTIMES``) brings the replicated
+    jobs and the framework's environment; the TrainJob brings image, command, arguments,
+    environment, node count and per-node resources, and patches the pods with the
+    platform's labels, security settings and volume.
+
+    Differences from the v1 kinds, each forced by Trainer v2's API: the run policy's
+    backoffLimit and cleanPodPolicy belong to the runtime (only activeDeadlineSeconds is a
+    TrainJob field), and a runtime patch cannot switch off the service-account token.
+    """
+    fw = get_framework(job.framework)
+    runtime = trainjob.runtime_for(fw.name)
+    labels = job_labels(job)
+    name = job.k8s_name or kubernetes_name(job.name, job.id)
+    run_policy = job.run_policy or {}
+    trainer: dict[str, Any] = {"image": job.image}
+    args = hyperparameter_args(job.hyperparameters or {})
+    if runtime.mpi:
+        # The launcher runs mpirun over every process, as the v1 MPIJob's launcher does.
+        trainer["command"] = launcher_command(job)
+    elif job.command:
+        trainer["command"] = list(job.command)
+    if fw.name == "lightgbm" and job.algorithm_source == "default":
+        # The built-in LightGBM image trains only when told so (see _training_container).
+        args = ["--job_type=Train", *args]
+    if args:
+        trainer["args"] = args
+    trainer["env"] = _trainjob_env(job, fw, name)
+    trainer["numNodes"] = job.instance_count
+    trainer["resourcesPerNode"] = _resources(job.cpu_cores, job.memory_gib, job.gpu_count)
+    if runtime.mpi:
+        trainer["numProcPerNode"] = slots_per_worker(job)
+    with_volume = job.volume_size_gb > 0
+    replicated = [
+        {
+            "name": trainjob.NODE,
+            "template": {
+                "spec": {"template": _trainjob_pod_patch(job, fw, labels, with_volume=with_volume)}
+            },
+        }
+    ]
+    if runtime.mpi:
+        replicated.append(
+            {
+                "name": trainjob.LAUNCHER,
+                "template": {
+                    "spec": {
+                        "template": _trainjob_pod_patch(
+                            job, fw, labels, with_volume=with_volume and runtime.launcher_is_node
+                        )
+                    }
+                },
+            }
+        )
+    spec: dict[str, Any] = {
+        "runtimeRef": {
+            "apiGroup": trainjob.GROUP,
+            "kind": trainjob.RUNTIME_KIND,
+            "name": runtime.name,
+        },
+        "trainer": trainer,
+        "runtimePatches": [
+            {
+                "manager": trainjob.PATCH_MANAGER,
+                "trainingRuntimeSpec": {
+                    "template": {
+                        "metadata": {"labels": dict(labels)},
+                        "spec": {"replicatedJobs": replicated},
+                    }
+                },
+            }
+        ],
+    }
+    if run_policy.get("activeDeadlineSeconds") is not None:
+        spec["activeDeadlineSeconds"] = run_policy["activeDeadlineSeconds"]
+    return {
+        "apiVersion": trainjob.API_VERSION,
+        "kind": trainjob.KIND,
         "metadata": {"name": name, "namespace": job.namespace, "labels": dict(labels)},
         "spec": spec,
     }

@@ -23,6 +23,13 @@ class Framework(models.TextChoices):
     DEEPSPEED = "deepspeed", "DeepSpeed"
 
 
+class TrainingBackend(models.TextChoices):
+    """Which Kubeflow API a job's workload uses (settings.TRAINING_BACKEND at creation)."""
+
+    V1 = "v1", "Kubeflow training-operator v1 kinds"
+    V2 = "v2", "Kubeflow Trainer v2 TrainJob"
+
+
 class AlgorithmSource(models.TextChoices):
     DEFAULT = "default", "Built-in"
     CUSTOM = "custom", "Custom image"
@@ -105,6 +112,11 @@ class TrainingJob(models.Model):
     )
 
     framework = models.CharField(max_length=20, choices=Framework.choices)
+    # Fixed at creation: switching TRAINING_BACKEND changes new jobs only, and a job's
+    # status is read from the kind it was sent as.
+    backend = models.CharField(
+        max_length=2, choices=TrainingBackend.choices, default=TrainingBackend.V1
+    )
     algorithm_source = models.CharField(
         max_length=10, choices=AlgorithmSource.choices, default=AlgorithmSource.DEFAULT
     )

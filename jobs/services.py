@@ -41,7 +41,7 @@ from clusters.services import (
 )
 from jobs import queue, watch
 from jobs.exceptions import JobStateError, SpecError
-from jobs.frameworks import get_framework, workload_kinds
+from jobs.frameworks import get_framework, job_workload_kind, workload_kinds
 from jobs.insight import (
     Waiting,
     classify_status,
@@ -191,6 +191,7 @@ def job_create(*, user: User | AnonymousUser, data: Any) -> TrainingJob:
         namespace=spec.namespace,
         owner=user if isinstance(user, User) else None,  # an AnonymousUser owns nothing
         framework=spec.framework,
+        backend=settings.TRAINING_BACKEND,
         algorithm_source=spec.algorithm_source,
         algorithm_name=spec.algorithm_name,
         image=spec.image,
@@ -762,6 +763,7 @@ _ACTIVE_FIELDS = (
     "id",
     "waiting_layer",
     "framework",
+    "backend",
     "status",
     "status_reason",
     "status_message",
@@ -792,13 +794,13 @@ def job_status_sync() -> int:
     so on the job (and on the clusters page); it raises ClusterError when Karmada is down.
     """
     active_q = TrainingJob.objects.filter(status__in=ACTIVE_STATUSES)
-    frameworks = set(active_q.order_by().values_list("framework", flat=True).distinct())
+    frameworks = set(active_q.order_by().values_list("framework", "backend").distinct())
     if not frameworks:
         return 0
     budget = _PassBudget(settings.JOB_SYNC_BUDGET)
     client = get_client()
     cache = watch.observations(client)
-    wanted = {get_framework(fw).kind for fw in frameworks}
+    wanted = {job_workload_kind(fw, backend) for fw, backend in frameworks}
     kinds = [k for k in workload_kinds() if k[3] in wanted]
     fleet = list(MemberCluster.objects.values_list("name", "present", "ready", "ready_message"))
     members = [name for name, present, ready, _ in fleet if present and ready]
@@ -866,7 +868,7 @@ def job_status_sync() -> int:
     checks_left = _MISSING_CHECKS_PER_PASS
     for job in active:
         seen: Observed | None
-        kind = get_framework(job.framework).kind
+        kind = job_workload_kind(job.framework, job.backend)
         key = keys[job.id]
         if kind in unlisted:
             seen = _unknown(job, reason="StatusUnknown", why=unlisted[kind])
@@ -894,7 +896,7 @@ def job_status_sync() -> int:
 
 
 def _key(job: TrainingJob) -> str:
-    return watch.job_key(job.namespace, get_framework(job.framework).kind, job.k8s_name)
+    return watch.job_key(job.namespace, job_workload_kind(job.framework, job.backend), job.k8s_name)
 
 
 def _member_copies(

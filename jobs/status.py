@@ -104,6 +104,55 @@ def _apply_problem(binding: dict[str, Any] | None) -> str:
     return ""
 
 
+# TrainJob (Kubeflow Trainer v2) conditions: final ones only. Running is derived from the
+# per-replicated-job counts in status.jobsStatus.
+_TRAINJOB_FINAL = {"Complete": JobStatus.SUCCEEDED, "Failed": JobStatus.FAILED}
+
+
+def _cond_time(cond: dict) -> datetime | None:
+    raw = cond.get("lastTransitionTime")
+    return parse_datetime(raw) if raw else None
+
+
+def _observe_trainjob(
+    workload: dict[str, Any], binding: dict[str, Any] | None, copies: list[dict[str, Any]]
+) -> Observed | None:
+    """A TrainJob's state from its conditions (Complete, Failed) or, before those, from
+    ``jobsStatus``: some pod active, ready or done means the job runs. None when neither
+    says anything yet (the binding decides: Scheduled or Submitted)."""
+    blocks = _status_blocks(workload, binding, copies)
+    cluster = _binding_cluster(binding)
+    true = _true_conditions(blocks)
+    for kind, status in _TRAINJOB_FINAL.items():
+        if kind in true:
+            cond = true[kind]
+            return Observed(
+                status=status,
+                reason=cond.get("reason", "") or kind,
+                message=cond.get("message", "") or "",
+                cluster=cluster,
+                finished_at=_cond_time(cond),
+                changed_at=_cond_time(cond),
+            )
+    if "Suspended" in true:
+        return None
+    for block in blocks:
+        counts = block.get("jobsStatus") or []
+        busy = [
+            j.get("name", "")
+            for j in counts
+            if any((j.get(k) or 0) > 0 for k in ("active", "ready", "succeeded", "failed"))
+        ]
+        if busy:
+            return Observed(
+                status=JobStatus.RUNNING,
+                reason="Running",
+                message=f"Trainer reports pods of {', '.join(sorted(busy))} (jobsStatus).",
+                cluster=cluster,
+            )
+    return None
+
+
 def observe(
     workload: dict[str, Any],
     binding: dict[str, Any] | None,
@@ -111,6 +160,11 @@ def observe(
 ) -> Observed:
     """What the platform status of a job should be, given its objects on Karmada and the
     copies of its workload on the members it is placed on."""
+    if workload.get("kind") == "TrainJob":
+        seen = _observe_trainjob(workload, binding, copies or [])
+        if seen is not None:
+            return seen
+        return _observe_binding(binding)
     blocks = _status_blocks(workload, binding, copies or [])
     cluster = _binding_cluster(binding)
     started = _first_time(blocks, "startTime")
@@ -130,6 +184,12 @@ def observe(
                 if cond.get("lastTransitionTime")
                 else None,
             )
+    return _observe_binding(binding)
+
+
+def _observe_binding(binding: dict[str, Any] | None) -> Observed:
+    """Before the workload reports anything: Scheduled or Submitted, from the binding."""
+    cluster = _binding_cluster(binding)
     scheduled = _binding_condition(binding, "Scheduled")
     if scheduled and scheduled.get("status") == "True" and cluster:
         problem = _apply_problem(binding)

@@ -46,9 +46,11 @@ def job_key(namespace: str, kind: str, name: str) -> str:
     return f"{namespace}/{kind}/{name}"
 
 
-def _slim_workload(obj: dict[str, Any]) -> dict[str, Any]:
+def _slim_workload(obj: dict[str, Any], kind: str) -> dict[str, Any]:
     meta = obj.get("metadata") or {}
     return {
+        # The status rules tell a TrainJob by its kind (LIST items of some kinds omit it).
+        "kind": obj.get("kind") or kind,
         "metadata": {
             "labels": {JOB_ID_LABEL: (meta.get("labels") or {}).get(JOB_ID_LABEL, "")},
             "uid": meta.get("uid", ""),
@@ -92,7 +94,7 @@ def workload_stream(group: str, version: str, plural: str, kind: str, member: st
         name=f"{where}/{plural}.{group}",
         collection=Collection(group, version, plural, member),
         key_of=key_of,
-        slim=_slim_workload,
+        slim=lambda obj: _slim_workload(obj, kind),
         label_selector=MANAGED_BY_SELECTOR,
         member=member,
     )

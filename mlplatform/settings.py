@@ -239,6 +239,10 @@ MGMT_KUBECONFIG_PATH = envstr("MGMT_KUBECONFIG_PATH")
 # Where a job goes among the clusters that fit it: "spread" (weighted by free capacity) or
 # "binpack" (the fullest that fits first).
 PLACEMENT_STRATEGY = envchoice("PLACEMENT_STRATEGY", "spread", ("spread", "binpack"))
+# Which Kubeflow API new jobs are sent as: "v1" (training-operator / mpi-operator kinds:
+# TFJob, PyTorchJob, XGBoostJob, JAXJob, MPIJob) or "v2" (Kubeflow Trainer's TrainJob on
+# ClusterTrainingRuntimes). Each job keeps the backend it was created with.
+TRAINING_BACKEND = envchoice("TRAINING_BACKEND", "v1", ("v1", "v2"))
 # Scrapers of /metrics send "Authorization: Bearer <METRICS_TOKEN>"; unset, only signed-in
 # platform operators may read it.
 METRICS_TOKEN = envstr("METRICS_TOKEN")

@@ -8,6 +8,7 @@
     tb.kube("member-cluster-1")    # REST access as the testbed admin (testbed.kube.Kube)
     tb.pid("karmada-apiserver")    # live pid of one process, for tests that signal it
     tb.restart("member-cluster-1-mpi-operator")   # start one process again
+    ensure_trainer_v2()            # the same, with Kubeflow Trainer v2 and JobSet running
 
 The testbed's processes are detached: they outlive the test session, so the next
 session reuses them in about a second. `python testbed/testbed.py down` stops them.
@@ -118,6 +119,22 @@ def ensure_up(timeout: float = 900, *, build_if_missing: bool = True) -> Testbed
             f"logs to {runtime.HOME / 'logs'}/<process>.log (karmada-controller-manager.log for "
             f"cluster readiness, <member>-training-operator.log for jobs). "
             f"`python testbed/testbed.py down` clears a broken state."
+        ) from e
+    return _testbed(lay)
+
+
+def ensure_trainer_v2(timeout: float = 900) -> Testbed:
+    """The testbed with Kubeflow Trainer v2 and JobSet running in both members (their CRDs,
+    webhooks and runtimes installed), started on a running testbed when missing: about a
+    minute the first time, then reused like the rest."""
+    ensure_up(timeout)
+    try:
+        lay = runtime.ensure_trainer_v2(log=_log)
+    except (RuntimeError, TimeoutError, OSError) as e:
+        raise RuntimeError(
+            f"Kubeflow Trainer v2 could not be started on the testbed: {e}\n"
+            f"See {runtime.HOME / 'logs'}/<member>-jobset.log and <member>-trainer.log; "
+            "`python testbed/testbed.py status` shows which process is down."
         ) from e
     return _testbed(lay)
 

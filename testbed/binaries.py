@@ -22,6 +22,8 @@ def component_dirs() -> dict[str, Path]:
         "training-operator": CACHE / f"training-operator-{v['TRAINING_OPERATOR_VERSION']}",
         "mpi-operator": CACHE / f"mpi-operator-{v['MPI_OPERATOR_VERSION']}-healthport",
         "kwok": CACHE / f"kwok-{v['KWOK_VERSION']}",
+        "jobset": CACHE / f"jobset-{v['JOBSET_VERSION']}",
+        "trainer": CACHE / f"trainer-{v['TRAINER_VERSION']}",
     }
 
 
@@ -85,6 +87,14 @@ def training_operator_dir() -> Path:
 
 def mpi_operator_dir() -> Path:
     return module_dir("github.com/kubeflow/mpi-operator", versions()["MPI_OPERATOR_VERSION"])
+
+
+def trainer_dir() -> Path:
+    return module_dir("github.com/kubeflow/trainer/v2", versions()["TRAINER_VERSION"])
+
+
+def jobset_dir() -> Path:
+    return module_dir("sigs.k8s.io/jobset", versions()["JOBSET_VERSION"])
 
 
 def kwok_dir() -> Path:

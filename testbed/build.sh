@@ -56,9 +56,14 @@ build_wrapped() {
   local i=0 n=$#
   for cmd in "$@"; do
     i=$((i + 1))
+    # CMD "." is a module whose main package is its root (JobSet): the binary takes the
+    # module's last path element as its name.
+    local pkg="$module/$cmd" out
+    out=$(basename "$cmd")
+    if [ "$cmd" = . ]; then pkg=$module; out=$(basename "$module"); fi
     log "$name: building $cmd ($i/$n)"
     (cd "$dir/src" && go build -mod=mod -ldflags "$ldflags_strip $ldflags" \
-      -o "$dir/bin/$(basename "$cmd")" "$module/$cmd")
+      -o "$dir/bin/$out" "$pkg")
   done
   touch "$dir/.complete"
 }
@@ -144,4 +149,9 @@ build_wrapped "training-operator-$TRAINING_OPERATOR_VERSION" github.com/kubeflow
   cmd/training-operator.v1
 build_mpi_operator
 build_wrapped "kwok-$KWOK_VERSION" sigs.k8s.io/kwok "$KWOK_VERSION" "" cmd/kwok
+# Trainer v2 and JobSet (the v2 training backend): CRDs and runtimes are read from the
+# same pinned module versions in the Go module cache.
+build_wrapped "jobset-$JOBSET_VERSION" sigs.k8s.io/jobset "$JOBSET_VERSION" "" .
+build_wrapped "trainer-$TRAINER_VERSION" github.com/kubeflow/trainer/v2 "$TRAINER_VERSION" "" \
+  cmd/trainer-controller-manager
 log "all binaries ready in $(( $(date +%s) - start ))s under $cache"

@@ -35,8 +35,21 @@ def _http_health(port: int, path: str = "/healthz") -> str:
     return f"http://127.0.0.1:{port}{path}"
 
 
+TRAINER_V2_COMPONENTS = ("jobset", "trainer")
+
+
+def is_trainer_v2(name: str) -> bool:
+    """Whether the process called ``name`` belongs to Trainer v2 (started on demand)."""
+    return name.rsplit("-", 1)[-1] in TRAINER_V2_COMPONENTS
+
+
 def processes(lay: Layout) -> list[Proc]:
-    """Every process of the testbed, in start order."""
+    """Every process of the testbed, in start order; Trainer v2's only when
+    ``lay.trainer_v2``."""
+    return [p for p in _all_processes(lay) if lay.trainer_v2 or not is_trainer_v2(p.name)]
+
+
+def _all_processes(lay: Layout) -> list[Proc]:
     p = lay.ports
     pk = lay.pki
     etcd_url = f"http://127.0.0.1:{p['etcd']}"
@@ -357,6 +370,39 @@ def processes(lay: Layout) -> list[Proc]:
                 health=_http_health(p[f"{member}-mpi-operator-health"]),
             )
         )
+        # Kubeflow Trainer v2 (TRAINING_BACKEND=v2): the JobSet controller, then Trainer's
+        # controller manager, which turns TrainJobs into JobSets. Both read a config file
+        # written by runtime.prepare_files (ports, no leader election, certificates
+        # provided rather than self-managed, metrics off).
+        out.append(
+            Proc(
+                f"{member}-jobset",
+                [
+                    binary("jobset", "jobset"),
+                    f"--kubeconfig={kc}",
+                    f"--config={lay.home / 'run' / f'{member}-jobset' / 'config.yaml'}",
+                    "--zap-log-level=info",
+                ],
+                health=_http_health(p[f"{member}-jobset-health"], "/readyz"),
+            )
+        )
+        out.append(
+            Proc(
+                f"{member}-trainer",
+                [
+                    binary("trainer", "trainer-controller-manager"),
+                    f"--kubeconfig={kc}",
+                    f"--config={lay.home / 'run' / f'{member}-trainer' / 'config.yaml'}",
+                    "--zap-log-level=info",
+                ],
+                env={
+                    # As for training-operator: controller-runtime's webhook server reads
+                    # its certificate from $TMPDIR/k8s-webhook-server/serving-certs.
+                    "TMPDIR": str(lay.home / "run" / f"{member}-trainer"),
+                },
+                health=_http_health(p[f"{member}-trainer-health"], "/readyz"),
+            )
+        )
     return out
 
 
@@ -377,4 +423,6 @@ def kube_scheduler_config(lay: Layout, member: str) -> dict:
 
 
 def process_names() -> list[str]:
-    return [p.name for p in processes(Layout(HOME, DEFAULT_PORT_BASE, DEFAULT_POD_RUN_SECONDS))]
+    """Every name a testbed process may have (what `down` stops), Trainer v2's included."""
+    lay = Layout(HOME, DEFAULT_PORT_BASE, DEFAULT_POD_RUN_SECONDS, trainer_v2=True)
+    return [p.name for p in processes(lay)]

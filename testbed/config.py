@@ -69,6 +69,17 @@ def requested_port_base() -> int:
         raise RuntimeError(f"TESTBED_PORT_BASE={raw!r} is not a port number") from None
 
 
+def requested_trainer_v2() -> bool:
+    """TESTBED_TRAINER_V2=1: start Kubeflow Trainer v2 and JobSet with the testbed rather than
+    on first use (runtime.ensure_trainer_v2)."""
+    raw = (os.environ.get("TESTBED_TRAINER_V2") or "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise RuntimeError(f"TESTBED_TRAINER_V2={raw!r} is not 1 or 0")
+
+
 def requested_pod_run_seconds() -> float:
     raw = os.environ.get("TESTBED_POD_RUN_SECONDS")
     try:

@@ -14,7 +14,8 @@ def kwok_config(lay: Layout) -> list[dict]:
 
     kwok only falls back to its built-in pod stages when none are configured, so the
     upstream ones are loaded from the kwok module and combined with ours; its stock
-    pod-complete stage must leave Kubeflow pods (and pods meant to fail) to ours.
+    pod-complete stage must leave Kubeflow pods, JobSet's (Trainer v2) and pods meant to
+    fail to ours.
     """
     fast = kwok_dir() / "kustomize" / "stage" / "pod" / "fast"
     stages = []
@@ -36,6 +37,14 @@ def kwok_config(lay: Layout) -> list[dict]:
             exprs.append(
                 {
                     "key": '.metadata.labels["training.kubeflow.org/job-name"]',
+                    "operator": "DoesNotExist",
+                }
+            )
+            # JobSet's pods belong to batch Jobs, which the stock stage would finish at
+            # once, MPI nodes included (they run sshd until their launcher is done).
+            exprs.append(
+                {
+                    "key": '.metadata.labels["jobset.sigs.k8s.io/jobset-name"]',
                     "operator": "DoesNotExist",
                 }
             )

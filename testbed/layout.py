@@ -38,6 +38,11 @@ def port_map(base: int) -> dict[str, int]:
         ports[f"{member}-training-operator-webhook"] = b + 5
         ports[f"{member}-mpi-operator-health"] = b + 6
         ports[f"{member}-kwok"] = b + 7
+        # Kubeflow Trainer v2 and the JobSet controller it runs on.
+        ports[f"{member}-jobset-webhook"] = b + 8
+        ports[f"{member}-jobset-health"] = b + 9
+        ports[f"{member}-trainer-webhook"] = b + 10
+        ports[f"{member}-trainer-health"] = b + 11
     return ports
 
 
@@ -58,6 +63,9 @@ class Layout:
     home: Path
     base: int
     pod_run_seconds: float
+    # Kubeflow Trainer v2 and JobSet run (started with the testbed when TESTBED_TRAINER_V2=1,
+    # or later by runtime.ensure_trainer_v2()).
+    trainer_v2: bool = False
 
     @property
     def ports(self) -> dict[str, int]:
@@ -92,4 +100,4 @@ def current_layout(home: Path = HOME) -> Layout | None:
     state = read_state(home)
     if not state:
         return None
-    return Layout(home, state["port_base"], state["pod_run_seconds"])
+    return Layout(home, state["port_base"], state["pod_run_seconds"], bool(state.get("trainer_v2")))

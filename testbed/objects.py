@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import yaml
 
-from .binaries import karmada_dir, load_yaml_docs, mpi_operator_dir, training_operator_dir
+from .binaries import (
+    jobset_dir,
+    karmada_dir,
+    load_yaml_docs,
+    mpi_operator_dir,
+    trainer_dir,
+    training_operator_dir,
+)
 from .config import CA_BUNDLE_PLACEHOLDER, KUBEFLOW_SCHEMES, REPO
 from .kubeconfig import _b64
 from .layout import Layout
@@ -39,6 +46,78 @@ def kubeflow_crds() -> list[dict]:
     # v2beta1 MPIJob comes from mpi-operator; training-operator's v1 MPIJob CRD has the
     # same name and would clash with it.
     docs += load_yaml_docs(mpi_operator_dir() / "manifests" / "base" / "kubeflow.org_mpijobs.yaml")
+    return docs
+
+
+def trainer_crds(*, member: bool) -> list[dict]:
+    """Kubeflow Trainer v2's CRDs. Karmada holds only TrainJob templates; members also get
+    the runtimes' CRDs and JobSet's (its only version, v1alpha2, needs no conversion
+    webhook, so the kustomization's conversion patch is left out)."""
+    base = trainer_dir() / "manifests" / "base" / "crds"
+    docs = load_yaml_docs(base / "trainer.kubeflow.org_trainjobs.yaml")
+    if member:
+        docs += load_yaml_docs(base / "trainer.kubeflow.org_trainingruntimes.yaml")
+        docs += load_yaml_docs(base / "trainer.kubeflow.org_clustertrainingruntimes.yaml")
+        crd = jobset_dir() / "config" / "components" / "crd" / "bases"
+        docs += load_yaml_docs(crd / "jobset.x-k8s.io_jobsets.yaml")
+    return docs
+
+
+def trainer_webhooks(lay: Layout, member: str) -> list[dict]:
+    """JobSet's and Trainer's webhook configurations from their manifests, with their
+    kustomize patches applied by hand (names, the pod webhooks' object selector) and every
+    service reference turned into the local process's URL with the testbed CA."""
+    ca = _b64((lay.pki / "ca.crt").read_bytes())
+    out = []
+    sources = [
+        (
+            "jobset",
+            jobset_dir() / "config" / "components" / "webhook" / "manifests.yaml",
+            lay.ports[f"{member}-jobset-webhook"],
+        ),
+        (
+            "trainer",
+            trainer_dir() / "manifests" / "base" / "webhook" / "manifests.yaml",
+            lay.ports[f"{member}-trainer-webhook"],
+        ),
+    ]
+    for project, path, port in sources:
+        for doc in load_yaml_docs(path):
+            doc["metadata"]["name"] = f"{project}-{doc['metadata']['name']}"
+            for hook in doc["webhooks"]:
+                service = hook["clientConfig"].pop("service")
+                hook["clientConfig"] = {
+                    "url": f"https://127.0.0.1:{port}{service['path']}",
+                    "caBundle": ca,
+                }
+                if project == "jobset" and hook["rules"][0]["resources"] == ["pods"]:
+                    # As JobSet's own kustomize patch: only pods of JobSets.
+                    hook["objectSelector"] = {
+                        "matchExpressions": [
+                            {"key": "jobset.sigs.k8s.io/jobset-name", "operator": "Exists"}
+                        ]
+                    }
+            out.append(doc)
+    return out
+
+
+TRAINER_RUNTIMES = (
+    "torch_distributed.yaml",
+    "deepspeed_distributed.yaml",
+    "jax_distributed.yaml",
+    "xgboost_distributed.yaml",
+)
+
+
+def trainer_runtimes() -> list[dict]:
+    """Trainer's own ClusterTrainingRuntimes the platform uses, then the platform's own
+    (TensorFlow, LightGBM, Horovod) from k8s/trainer/."""
+    base = trainer_dir() / "manifests" / "base" / "runtimes"
+    docs = []
+    for name in TRAINER_RUNTIMES:
+        docs += load_yaml_docs(base / name)
+    for path in sorted((REPO / "k8s" / "trainer").glob("*.yaml")):
+        docs += [d for d in load_yaml_docs(path) if d.get("kind") == "ClusterTrainingRuntime"]
     return docs
 
 

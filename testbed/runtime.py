@@ -30,7 +30,7 @@ from pathlib import Path
 
 from . import pki, procs
 from .binaries import binaries_ready, build
-from .components import Proc, kube_scheduler_config, process_names, processes
+from .components import Proc, is_trainer_v2, kube_scheduler_config, process_names, processes
 from .config import (
     CACHE,
     DEFAULT_POD_RUN_SECONDS,
@@ -42,6 +42,7 @@ from .config import (
     _stderr,
     requested_pod_run_seconds,
     requested_port_base,
+    requested_trainer_v2,
 )
 from .kube import Kube, KubeError
 from .kubeconfig import write_kubeconfig
@@ -55,6 +56,9 @@ from .objects import (
     kubeflow_crds,
     member_objects,
     node_objects,
+    trainer_crds,
+    trainer_runtimes,
+    trainer_webhooks,
 )
 from .polling import wait_for
 from .status import cluster_ready, export_line, health_report, status_lines, url_ok
@@ -70,6 +74,7 @@ __all__ = [
     "Layout",
     "current_layout",
     "down",
+    "ensure_trainer_v2",
     "export_line",
     "health_report",
     "status_lines",
@@ -112,6 +117,8 @@ def prepare_files(lay: Layout) -> None:
         certs.mkdir(parents=True, exist_ok=True)
         shutil.copy(lay.pki / "server.crt", certs / "tls.crt")
         shutil.copy(lay.pki / "server.key", certs / "tls.key")
+    for member in MEMBERS:
+        _write_trainer_configs(lay, member)
     # The training-operator's certificate rotator waits until this fixed path holds a
     # certificate (in a pod, the mounted Secret); only its existence is checked.
     marker = Path("/tmp/k8s-webhook-server/serving-certs")
@@ -119,6 +126,51 @@ def prepare_files(lay: Layout) -> None:
         marker.mkdir(parents=True, exist_ok=True)
         shutil.copy(lay.pki / "server.crt", marker / "tls.crt")
         shutil.copy(lay.pki / "server.key", marker / "tls.key")
+
+
+def _write_trainer_configs(lay: Layout, member: str) -> None:
+    """Configuration files of one member's JobSet controller and Trainer controller manager:
+    local ports, one instance (no leader election), metrics off (both default to a
+    secure :8443), and webhook certificates provided by the testbed (signed by its CA) in
+    place of the certificates each would otherwise generate and inject into its webhook
+    configurations, which name in-cluster Services a process on 127.0.0.1 cannot be."""
+    p = lay.ports
+    jobset = lay.home / "run" / f"{member}-jobset"
+    trainer = lay.home / "run" / f"{member}-trainer"
+    jobset_certs = jobset / "serving-certs"
+    trainer_certs = trainer / "k8s-webhook-server" / "serving-certs"
+    for certs in (jobset_certs, trainer_certs):
+        certs.mkdir(parents=True, exist_ok=True)
+        shutil.copy(lay.pki / "server.crt", certs / "tls.crt")
+        shutil.copy(lay.pki / "server.key", certs / "tls.key")
+    jobset_cfg = {
+        "apiVersion": "config.jobset.x-k8s.io/v1alpha1",
+        "kind": "Configuration",
+        "leaderElection": {"leaderElect": False},
+        "internalCertManagement": {"enable": False},
+        "webhook": {
+            "host": "127.0.0.1",
+            "port": p[f"{member}-jobset-webhook"],
+            "certDir": str(jobset_certs),
+        },
+        "metrics": {"bindAddress": "0", "certDir": str(jobset_certs)},
+        "health": {"healthProbeBindAddress": f"127.0.0.1:{p[f'{member}-jobset-health']}"},
+    }
+    trainer_cfg = {
+        "apiVersion": "config.trainer.kubeflow.org/v1alpha1",
+        "kind": "Configuration",
+        "leaderElection": {"leaderElect": False},
+        "certManagement": {"enable": False},
+        "webhook": {"host": "127.0.0.1", "port": p[f"{member}-trainer-webhook"]},
+        "metrics": {"bindAddress": "0", "secureServing": False},
+        "health": {
+            "healthProbeBindAddress": f"127.0.0.1:{p[f'{member}-trainer-health']}",
+            "readinessEndpointName": "readyz",
+            "livenessEndpointName": "healthz",
+        },
+    }
+    (jobset / "config.yaml").write_text(json.dumps(jobset_cfg, indent=2))
+    (trainer / "config.yaml").write_text(json.dumps(trainer_cfg, indent=2))
 
 
 @contextlib.contextmanager
@@ -193,7 +245,8 @@ def _crd_established(kube: Kube, name: str) -> bool:
     crd = kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
     return bool(crd) and any(
         c["type"] == "Established" and c["status"] == "True"
-        for c in crd.get("status", {}).get("conditions", [])
+        # A CRD just created may carry "conditions": null.
+        for c in (crd.get("status") or {}).get("conditions") or []
     )
 
 
@@ -225,6 +278,8 @@ def up(*, timeout: float = 600, log: Log = _stderr, build_if_missing: bool = Tru
         if healthy:
             lay = current_layout()
             _refresh_pod_run_seconds(lay, log)
+            if requested_trainer_v2() and not lay.trainer_v2:
+                _add_trainer_v2(lay, phases)
             log(f"[testbed] reusing the running testbed ({phases.total:.1f}s)")
             return lay
         if current_layout() is not None or procs.marked_pids(HOME):
@@ -236,7 +291,9 @@ def up(*, timeout: float = 600, log: Log = _stderr, build_if_missing: bool = Tru
             with phases.phase("build binaries (testbed/build.sh)"):
                 build(log)
 
-        lay = Layout(HOME, requested_port_base(), requested_pod_run_seconds())
+        lay = Layout(
+            HOME, requested_port_base(), requested_pod_run_seconds(), requested_trainer_v2()
+        )
         plist = {p.name: p for p in processes(lay)}
         started: dict[str, subprocess.Popen] = {}
         try:
@@ -251,6 +308,7 @@ def up(*, timeout: float = 600, log: Log = _stderr, build_if_missing: bool = Tru
         state = {
             "port_base": lay.base,
             "pod_run_seconds": lay.pod_run_seconds,
+            "trainer_v2": lay.trainer_v2,
             "ready": True,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "start_seconds": round(phases.total, 1),
@@ -344,13 +402,18 @@ def _up(lay: Layout, plist: dict[str, Proc], started: dict, phases: Phases, time
             kubeflow = kubeflow_crds()
 
             def install(c: str) -> None:
-                kubes[c].apply_all(kubeflow)
-                _wait_established(kubes[c], kubeflow, left())
+                crds = kubeflow
+                if lay.trainer_v2:
+                    crds = crds + trainer_crds(member=c != "karmada")
+                kubes[c].apply_all(crds)
+                _wait_established(kubes[c], crds, left())
 
             for future in [pool.submit(install, c) for c in clusters]:
                 future.result()
             for m in MEMBERS:
                 start(f"{m}-training-operator", f"{m}-mpi-operator")
+                if lay.trainer_v2:
+                    start(f"{m}-jobset", f"{m}-trainer")
 
         with phases.phase("every process healthy, Karmada aggregated API available"):
             _wait_healthy(lay, list(plist.values()), started, left())
@@ -365,6 +428,10 @@ def _up(lay: Layout, plist: dict[str, Proc], started: dict, phases: Phases, time
                 timeout=left(),
                 on_timeout=log_hint("karmada-aggregated-apiserver"),
             )
+
+        if lay.trainer_v2:
+            with phases.phase("Trainer v2 webhooks and runtimes"):
+                _trainer_webhooks_and_runtimes(lay, kubes)
 
         with phases.phase("interpreter customizations, member join"):
             kubes["karmada"].apply_all(interpreter_customizations())
@@ -394,6 +461,73 @@ def _up(lay: Layout, plist: dict[str, Proc], started: dict, phases: Phases, time
         pool.shutdown(wait=True, cancel_futures=True)
         for k in kubes.values():
             k.close()
+
+
+def _trainer_webhooks_and_runtimes(lay: Layout, kubes: dict[str, Kube]) -> None:
+    # Webhooks only once their servers answer (failurePolicy Fail), and the runtimes after
+    # Trainer's validating webhook is registered, as in a real install.
+    for m in MEMBERS:
+        kubes[m].apply_all(trainer_webhooks(lay, m))
+        kubes[m].apply_all(trainer_runtimes())
+
+
+def _add_trainer_v2(lay: Layout, phases: Phases, timeout: float = 300) -> None:
+    """Start Kubeflow Trainer v2 on a running testbed: its CRDs (TrainJob in Karmada; the
+    runtimes' and JobSet's too in the members), JobSet and Trainer in each member, their
+    webhooks and the runtimes. Their CRDs are large (each apiserver rebuilds its OpenAPI),
+    so a testbed pays for them only when a test or TESTBED_TRAINER_V2=1 asks."""
+    deadline = time.monotonic() + timeout
+
+    def left() -> float:
+        return max(5.0, deadline - time.monotonic())
+
+    clusters = ["karmada", *MEMBERS]
+    kubes = {c: lay.kube(c) for c in clusters}
+    v2 = Layout(lay.home, lay.base, lay.pod_run_seconds, trainer_v2=True)
+    plist = [p for p in processes(v2) if is_trainer_v2(p.name)]
+    started: dict[str, subprocess.Popen] = {}
+    try:
+        with phases.phase("Trainer v2 CRDs, JobSet and Trainer in the members"):
+            with ThreadPoolExecutor(max_workers=len(clusters)) as pool:
+
+                def install(c: str) -> None:
+                    crds = trainer_crds(member=c != "karmada")
+                    kubes[c].apply_all(crds)
+                    _wait_established(kubes[c], crds, left())
+
+                for future in [pool.submit(install, c) for c in clusters]:
+                    future.result()
+            for proc in plist:
+                info = procs.read_pidfile(lay.home, proc.name)
+                if info and procs.alive(lay.home, proc.name):
+                    procs.stop_pids([info["pid"]])
+                _start(lay, proc, started)
+            _wait_healthy(lay, plist, started, left())
+        with phases.phase("Trainer v2 webhooks and runtimes"):
+            _trainer_webhooks_and_runtimes(lay, kubes)
+    finally:
+        for k in kubes.values():
+            k.close()
+    lay.trainer_v2 = True
+    state = read_state(lay.home) or {}
+    state["trainer_v2"] = True
+    (lay.home / "state.json").write_text(json.dumps(state, indent=2))
+
+
+def ensure_trainer_v2(*, log: Log = _stderr) -> Layout:
+    """Kubeflow Trainer v2 and JobSet running on the running testbed (started if needed)."""
+    phases = Phases(log)
+    with lock():
+        lay = current_layout()
+        if lay is None:
+            raise RuntimeError("no running testbed: start it first (`testbed.py up`)")
+        v2 = Layout(lay.home, lay.base, lay.pod_run_seconds, trainer_v2=True)
+        names = [p.name for p in processes(v2) if is_trainer_v2(p.name)]
+        if lay.trainer_v2 and all(procs.alive(lay.home, n) for n in names):
+            return lay
+        _add_trainer_v2(lay, phases)
+        log(f"[testbed] Trainer v2 started in {phases.total:.1f}s")
+        return lay
 
 
 def _wait_established(kube: Kube, crds: list[dict], timeout: float) -> None:

@@ -5,7 +5,8 @@
     python testbed/testbed.py env      the export line for KARMADA_KUBECONFIG_PATH
     python testbed/testbed.py down     stop every testbed process, remove .testbed/
 
-Environment: TESTBED_PORT_BASE (default 29000; ports base..base+47),
+Environment: TESTBED_PORT_BASE (default 29000; ports base..base+51),
+TESTBED_TRAINER_V2=1 (start Kubeflow Trainer v2 and JobSet with the testbed),
 TESTBED_POD_RUN_SECONDS (default 5: how long a training pod runs before it ends),
 TESTBED_HOME (state directory, default .testbed/ at the repository root),
 TESTBED_CACHE (binaries, default ~/.cache/mlplatform/testbed).

@@ -9,7 +9,16 @@ which is what the status sync needs to LIST them in bulk.
 
 from __future__ import annotations
 
-from jobs.frameworks import deepspeed, horovod, jax, lightgbm, pytorch, tensorflow, xgboost
+from jobs.frameworks import (
+    deepspeed,
+    horovod,
+    jax,
+    lightgbm,
+    pytorch,
+    tensorflow,
+    trainjob,
+    xgboost,
+)
 from jobs.frameworks.base import Framework, Param, Resources
 
 __all__ = [
@@ -19,6 +28,7 @@ __all__ = [
     "Resources",
     "framework_names",
     "get_framework",
+    "job_workload_kind",
     "workload_kinds",
 ]
 
@@ -46,8 +56,18 @@ def framework_names() -> list[str]:
 
 
 def workload_kinds() -> list[tuple[str, str, str, str]]:
-    """(group, version, plural, kind) of every workload kind in use, each once."""
+    """(group, version, plural, kind) of every workload kind in use, each once: the
+    Kubeflow v1 kinds, then Trainer v2's TrainJob (every framework under TRAINING_BACKEND
+    v2)."""
     seen: dict[tuple[str, str, str, str], None] = {}
     for fw in FRAMEWORKS.values():
         seen.setdefault((fw.group, fw.version, fw.plural, fw.kind), None)
+    seen.setdefault(trainjob.workload_kind(), None)
     return list(seen)
+
+
+def job_workload_kind(framework: str, backend: str) -> str:
+    """The kind a job's workload has: its framework's v1 kind, or TrainJob under v2."""
+    if backend == trainjob.BACKEND_V2:
+        return trainjob.KIND
+    return FRAMEWORKS[framework].kind

@@ -40,8 +40,9 @@ def test_get_framework_raises_key_error_for_unknown():
 
 def test_workload_kinds_lists_each_kind_once():
     kinds = workload_kinds()
-    assert len(kinds) == len(set(kinds)) == 5
+    assert len(kinds) == len(set(kinds)) == 6
     assert ("kubeflow.org", "v1", "xgboostjobs", "XGBoostJob") in kinds
+    assert ("trainer.kubeflow.org", "v1alpha1", "trainjobs", "TrainJob") in kinds
     assert ("kubeflow.org", "v2beta1", "mpijobs", "MPIJob") in kinds
     assert [k for k in kinds if k[3] == "XGBoostJob"] == [
         ("kubeflow.org", "v1", "xgboostjobs", "XGBoostJob")

@@ -67,6 +67,11 @@ def make_job(framework: str = "pytorch", **fields: Any) -> TrainingJob:
     return job
 
 
+def v2(job: TrainingJob) -> TrainingJob:
+    job.backend = "v2"
+    return job
+
+
 def single(framework: str) -> TrainingJob:
     return make_job(framework)
 
@@ -125,6 +130,18 @@ GOLDEN_CASES: dict[str, Any] = {
         image="registry.example.com/team/lgbm:1",
         instance_count=3,
         hyperparameters={"objective": "binary", "job_type": "Train"},
+    ),
+    # TRAINING_BACKEND=v2: the same jobs as TrainJobs.
+    **{f"v2-{fw}-single": (lambda fw=fw: v2(single(fw))) for fw in FRAMEWORKS},
+    **{f"v2-{fw}-distributed": (lambda fw=fw: v2(distributed(fw))) for fw in FRAMEWORKS},
+    "v2-pytorch-custom-command": lambda: v2(
+        make_job(
+            "pytorch",
+            algorithm_source="custom",
+            image="registry.example.com/team/resnet:2",
+            command=["python", "/app/train.py"],
+            instance_count=2,
+        )
     ),
 }
 
@@ -606,13 +623,17 @@ def _restricted_problems(spec: dict) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("case", sorted(GOLDEN_CASES))
+# The pod-level checks read the v1 kinds' replica specs; TrainJobs are checked below.
+V1_CASES = sorted(c for c in GOLDEN_CASES if not c.startswith("v2-"))
+
+
+@pytest.mark.parametrize("case", V1_CASES)
 def test_no_pod_gets_a_service_account_token(case):
     for spec in _pod_specs(GOLDEN_CASES[case]()):
         assert spec["automountServiceAccountToken"] is False
 
 
-@pytest.mark.parametrize("case", sorted(GOLDEN_CASES))
+@pytest.mark.parametrize("case", V1_CASES)
 def test_pods_meet_restricted_or_for_mpi_baseline(case):
     job = GOLDEN_CASES[case]()
     fw = get_framework(job.framework)
@@ -650,3 +671,117 @@ def test_the_policy_carries_the_priority_class_only_when_asked():
         "priorityClassSource": "KubePriorityClass",
         "priorityClassName": "mlplatform-high",
     }
+
+
+# --- TRAINING_BACKEND=v2: TrainJob ----------------------------------------------------------
+
+
+def _rjob_patches(trainjob: dict) -> dict[str, dict]:
+    patch = trainjob["spec"]["runtimePatches"][0]
+    assert patch["manager"] == "mlplatform.io/platform"
+    rjobs = patch["trainingRuntimeSpec"]["template"]["spec"]["replicatedJobs"]
+    return {r["name"]: r["template"]["spec"]["template"] for r in rjobs}
+
+
+@pytest.mark.parametrize(
+    ("framework", "runtime"),
+    [
+        ("pytorch", "torch-distributed"),
+        ("deepspeed", "deepspeed-distributed"),
+        ("jax", "jax-distributed"),
+        ("xgboost", "xgboost-distributed"),
+        ("horovod", "mlplatform-horovod"),
+        ("tensorflow", "mlplatform-tensorflow"),
+        ("lightgbm", "mlplatform-lightgbm"),
+    ],
+)
+def test_v2_every_framework_is_a_trainjob_on_its_runtime(framework, runtime):
+    workload, policy = build_manifests(v2(distributed(framework)))
+    assert (workload["apiVersion"], workload["kind"]) == (
+        "trainer.kubeflow.org/v1alpha1",
+        "TrainJob",
+    )
+    assert workload["spec"]["runtimeRef"] == {
+        "apiGroup": "trainer.kubeflow.org",
+        "kind": "ClusterTrainingRuntime",
+        "name": runtime,
+    }
+    assert policy["spec"]["resourceSelectors"] == [
+        {
+            "apiVersion": "trainer.kubeflow.org/v1alpha1",
+            "kind": "TrainJob",
+            "name": workload["metadata"]["name"],
+        }
+    ]
+
+
+def test_v2_trainer_carries_image_nodes_resources_and_hyperparameters():
+    job = v2(distributed("pytorch"))
+    trainer = build_manifests(job)[0]["spec"]["trainer"]
+    assert trainer["image"] == job.image
+    assert trainer["numNodes"] == 3
+    assert trainer["resourcesPerNode"] == {
+        "requests": {"cpu": "7500m", "memory": "31232Mi"},
+        "limits": {"cpu": "7500m", "memory": "31232Mi", "nvidia.com/gpu": "2"},
+    }
+    assert trainer["args"] == hyperparameter_args(job.hyperparameters)
+    env = {e["name"]: e["value"] for e in trainer["env"]}
+    assert env["MLPLATFORM_JOB_ID"] == str(JOB_ID)
+    assert json.loads(env["HYPERPARAMETERS"]) == job.hyperparameters
+    assert "command" not in trainer  # the built-in image keeps its entrypoint
+
+
+def test_v2_labels_security_and_volume_reach_the_pods():
+    job = v2(distributed("tensorflow"))
+    workload = build_manifests(job)[0]
+    pods = _rjob_patches(workload)
+    assert list(pods) == ["node"]
+    node = pods["node"]
+    assert node["metadata"]["labels"]["testbed.mlplatform.io/outcome"] == "fail"
+    assert node["metadata"]["labels"]["mlplatform.io/job-id"] == str(JOB_ID)
+    assert node["spec"]["securityContext"]["runAsUser"] == 1000
+    (container,) = node["spec"]["containers"]
+    assert container["name"] == "node"
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert container["volumeMounts"] == [{"name": "ml-storage", "mountPath": "/opt/ml"}]
+    assert node["spec"]["volumes"][0]["ephemeral"]["volumeClaimTemplate"]["spec"]["resources"] == {
+        "requests": {"storage": "50Gi"}
+    }
+
+
+def test_v2_run_policy_passes_only_the_deadline():
+    spec = build_manifests(v2(distributed("jax")))[0]["spec"]
+    assert spec["activeDeadlineSeconds"] == 7200
+    assert "runPolicy" not in spec and "ttlSecondsAfterFinished" not in json.dumps(spec)
+
+
+def test_v2_mpi_launcher_runs_mpirun_and_nodes_keep_the_runtime_user():
+    job = v2(distributed("horovod"))
+    workload = build_manifests(job)[0]
+    trainer = workload["spec"]["trainer"]
+    assert trainer["command"][:3] == ["mpirun", "-np", "6"]
+    assert trainer["numProcPerNode"] == 2
+    pods = _rjob_patches(workload)
+    assert set(pods) == {"node", "launcher"}
+    # Root for sshd, as the v1 MPIJob: no user or capability settings patched in.
+    assert "securityContext" not in json.dumps(pods)
+    assert "volumes" in pods["node"]["spec"] and "spec" not in pods["launcher"]
+
+
+def test_v2_tensorflow_and_lightgbm_get_the_node_list():
+    job = v2(distributed("lightgbm"))
+    env = {e["name"]: e["value"] for e in build_manifests(job)[0]["spec"]["trainer"]["env"]}
+    name = job.k8s_name
+    assert env["MLPLATFORM_WORKER_HOSTS"] == ",".join(
+        f"{name}-node-0-{i}.{name}.team-a.svc:9999" for i in range(3)
+    )
+
+
+def test_v2_name_leaves_room_for_jobset_names():
+    """JobSet refuses names whose Jobs (<name>-<replicated job>-<index>) exceed 63."""
+    job = v2(make_job("horovod", name="x" * 80))
+    name = build_manifests(job)[0]["metadata"]["name"]
+    assert len(f"{name}-launcher-0") <= 63

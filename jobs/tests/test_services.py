@@ -69,6 +69,18 @@ class TestCreate:
         assert "member-cluster-2 needs 200 CPU, 128 in all" in err.value.fields["resources"][0]
         assert not TrainingJob.objects.exists() and not JobEvent.objects.exists()
 
+    def test_it_sends_a_trainjob_under_the_v2_backend(self, alice, fleet, settings):
+        settings.TRAINING_BACKEND = "v2"
+        job = services.job_create(user=alice, data=body())
+        assert job.backend == "v2"
+        assert [m["kind"] for m in job.manifests] == ["TrainJob", "PropagationPolicy"]
+        assert job.manifests[0]["spec"]["runtimeRef"]["name"] == "xgboost-distributed"
+        # A job keeps its backend when the setting changes back.
+        settings.TRAINING_BACKEND = "v1"
+        job.refresh_from_db()
+        assert job.backend == "v2"
+        assert services.job_create(user=alice, data=body()).backend == "v1"
+
     def test_operators_may_use_any_namespace(self, operator, fleet):
         assert services.job_create(user=operator, data=body(namespace="anything")).namespace == (
             "anything"

@@ -189,3 +189,92 @@ def test_a_stale_restart_on_the_template_does_not_hide_the_members_running():
 def test_a_copy_without_conditions_yet_leaves_the_template_in_charge():
     template = workload(("Running", "True", "JobRunning", ""))
     assert observe(template, binding(), [{"status": {}}]).status == JobStatus.RUNNING
+
+
+# --- Kubeflow Trainer v2 TrainJob: final conditions only, Running from jobsStatus ---------
+
+
+def trainjob(*conditions, jobs=None):
+    status: dict = {}
+    if conditions:
+        status["conditions"] = [
+            {
+                "type": t,
+                "status": s,
+                "reason": r,
+                "message": m,
+                "lastTransitionTime": "2026-12-01T10:00:00Z",
+            }
+            for t, s, r, m in conditions
+        ]
+    if jobs is not None:
+        status["jobsStatus"] = jobs
+    return {"kind": "TrainJob", "status": status}
+
+
+def counts(name="node", **values):
+    return {"name": name, "ready": 0, "succeeded": 0, "failed": 0, "active": 0, **values}
+
+
+def test_trainjob_without_status_is_scheduled_from_its_binding():
+    seen = observe(trainjob(), binding())
+    assert (seen.status, seen.cluster) == (JobStatus.SCHEDULED, "member-cluster-1")
+    assert observe(trainjob(), None).status == JobStatus.SUBMITTED
+
+
+def test_trainjob_with_no_active_pods_yet_stays_scheduled():
+    assert observe(trainjob(jobs=[counts()]), binding()).status == JobStatus.SCHEDULED
+
+
+def test_trainjob_runs_when_a_replicated_job_has_active_pods():
+    seen = observe(trainjob(jobs=[counts(active=1), counts("launcher")]), binding())
+    assert (seen.status, seen.cluster) == (JobStatus.RUNNING, "member-cluster-1")
+    assert "node" in seen.message and "launcher" not in seen.message
+
+
+def test_trainjob_complete_is_succeeded():
+    seen = observe(
+        trainjob(
+            ("Complete", "True", "AllJobsCompleted", "jobset completed successfully"),
+            jobs=[counts(succeeded=1)],
+        ),
+        binding(),
+    )
+    assert (seen.status, seen.reason) == (JobStatus.SUCCEEDED, "AllJobsCompleted")
+    assert seen.finished_at is not None
+
+
+def test_trainjob_failed_keeps_trainers_reason_and_message():
+    seen = observe(
+        trainjob(
+            ("Failed", "True", "FailedJobs", "member-cluster-1: jobset failed: node-0 failed"),
+            jobs=[counts(failed=1)],
+        ),
+        binding(),
+    )
+    assert seen.status == JobStatus.FAILED
+    assert (seen.reason, seen.message) == (
+        "FailedJobs",
+        "member-cluster-1: jobset failed: node-0 failed",
+    )
+
+
+def test_trainjob_suspended_is_not_running():
+    seen = observe(
+        trainjob(("Suspended", "True", "Suspended", ""), jobs=[counts(suspended=1)]), binding()
+    )
+    assert seen.status == JobStatus.SCHEDULED
+
+
+def test_trainjob_status_is_read_from_the_binding_when_the_template_lags():
+    b = binding()
+    b["status"]["aggregatedStatus"] = [
+        {"clusterName": "member-cluster-1", "status": {"jobsStatus": [counts(active=2)]}}
+    ]
+    assert observe(trainjob(), b).status == JobStatus.RUNNING
+
+
+def test_a_trainjobs_own_copy_on_the_member_is_read_first():
+    copy = trainjob(("Complete", "True", "AllJobsCompleted", "done"), jobs=[counts(succeeded=1)])
+    seen = observe(trainjob(), binding(), [copy])
+    assert (seen.status, seen.reason) == (JobStatus.SUCCEEDED, "AllJobsCompleted")
