@@ -194,7 +194,13 @@ class TrainingJob(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["namespace", "status"])]
+        indexes = [
+            models.Index(fields=["namespace", "status"]),
+            # The sync, the sweeps and the queue select by status across namespaces; the
+            # list pages a namespace's jobs newest first, among tens of thousands.
+            models.Index(fields=["status"], name="jobs_job_status_idx"),
+            models.Index(fields=["namespace", "-created_at"], name="jobs_job_ns_created_idx"),
+        ]
         permissions = [
             (
                 "operate_all_namespaces",

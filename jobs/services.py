@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
@@ -66,7 +66,7 @@ from jobs.models import (
     TrainingJob,
 )
 from jobs.namespaces import system_namespace_reason, system_namespace_rule
-from jobs.selectors import PodView, job_pods_of, user_can_use_namespace
+from jobs.selectors import PodView, job_pods_of, user_can_use_namespace, visible_namespaces
 from jobs.specs import (
     merge_request,
     parse_job_request,
@@ -149,8 +149,11 @@ def job_create(*, user: User | AnonymousUser, data: Any) -> TrainingJob:
     learns nothing about the rest of the body and costs no more than reading it. Without
     one (the default namespace), the body's own problems come first."""
     given = request_namespace(data)
+    # Read once: the namespace is checked before the body (an outsider learns nothing
+    # about the rest) and again once the body is parsed (the default namespace).
+    allowed = visible_namespaces(user=user)
     if given is not None:
-        _require_namespace_access(user=user, namespace=given)
+        _require_namespace_access(user=user, namespace=given, allowed=allowed)
     spec = parse_job_request(data)
     pattern = system_namespace_rule(spec.namespace)
     if pattern:
@@ -163,7 +166,7 @@ def job_create(*, user: User | AnonymousUser, data: Any) -> TrainingJob:
                 ]
             }
         )
-    _require_namespace_access(user=user, namespace=spec.namespace)
+    _require_namespace_access(user=user, namespace=spec.namespace, allowed=allowed)
     demand = Demand.of(
         cpu_cores=spec.cpu_cores,
         memory_gib=spec.memory_gib,
@@ -210,14 +213,21 @@ def job_create(*, user: User | AnonymousUser, data: Any) -> TrainingJob:
     job.created_at = timezone.now()
     job.submit_token = uuid.uuid4()
     with transaction.atomic():
-        # The job's own admission is decided with everyone else's, under the same lock:
-        # it goes straight on only if nothing ahead of it waits and quota and room allow.
-        queue.lock_admission()
-        waiting = list(
-            TrainingJob.objects.filter(status=JobStatus.QUEUED)
-            .only(*queue.QUEUED_FIELDS)
-            .order_by("created_at")[: queue.MAX_QUEUE_SCAN]
-        )
+        if limits.unlimited and not TrainingJob.objects.filter(status=JobStatus.QUEUED).exists():
+            # Nothing to protect and nobody ahead: no quota can be exceeded, so the job is
+            # decided alone, without the lock that would make a burst of creates wait for
+            # each other (room on the clusters is a best-effort check either way: the
+            # inventory trails Karmada by seconds).
+            waiting = []
+        else:
+            # The job's own admission is decided with everyone else's, under the same lock:
+            # it goes straight on only if nothing ahead of it waits and quota and room allow.
+            queue.lock_admission()
+            waiting = list(
+                TrainingJob.objects.filter(status=JobStatus.QUEUED)
+                .only(*queue.QUEUED_FIELDS)
+                .order_by("created_at")[: queue.MAX_QUEUE_SCAN]
+            )
         decisions = queue.plan([*waiting, job])
         mine = next(d for d in decisions if d.job is job)
         if mine.admitted:
@@ -325,8 +335,16 @@ def job_admit(*, job_id: uuid.UUID, candidates: list[str], message: str) -> bool
     return True
 
 
-def _require_namespace_access(*, user, namespace: str) -> None:
-    if not user_can_use_namespace(user=user, namespace=namespace):
+def _require_namespace_access(
+    *, user, namespace: str, allowed: set[str] | Literal[False] | None = False
+) -> None:
+    """403 unless ``user`` may use ``namespace``; ``allowed`` is the user's namespaces when
+    the caller has read them already (``None``: all of them), saving the queries."""
+    if allowed is False:
+        ok = user_can_use_namespace(user=user, namespace=namespace)
+    else:
+        ok = allowed is None or namespace in allowed
+    if not ok:
         raise SpecError(
             {"namespace": [f"You have no access to namespace '{namespace}'."]},
             message="You may not create jobs in this namespace.",

@@ -47,6 +47,9 @@ def _retry_later(task: Any, exc: ClusterError, record: Callable[[str, datetime],
 # Redis broker a lower number is served first: the sync and the sweeps keep Celery's
 # default, 0; these go after them.
 BURST_PRIORITY = 6
+# What follows a job's end and only describes it (its pods read once, its logs archived):
+# after submissions, which decide how soon the next jobs run.
+FOLLOW_UP_PRIORITY = 9
 
 
 @shared_task(bind=True, max_retries=None, ignore_result=True, priority=BURST_PRIORITY)
@@ -138,7 +141,7 @@ class _QueryCounter:
         return execute(sql, params, many, context)
 
 
-@shared_task(bind=True, max_retries=3, ignore_result=True, priority=BURST_PRIORITY)
+@shared_task(bind=True, max_retries=3, ignore_result=True, priority=FOLLOW_UP_PRIORITY)
 def job_insight_capture_task(self, job_id: str) -> bool:
     """Read a job's pods once as it ends; a member that does not answer is asked again a
     few times, then left to the insight pass."""
@@ -195,7 +198,7 @@ def queue_admit_task() -> dict[str, int] | None:
         return queue.queue_admit()
 
 
-@shared_task(bind=True, max_retries=3, ignore_result=True, priority=BURST_PRIORITY)
+@shared_task(bind=True, max_retries=3, ignore_result=True, priority=FOLLOW_UP_PRIORITY)
 def job_logs_archive_task(self, job_id: str) -> int:
     """Archive a finished job's pod logs; a few retries with backoff while Karmada or the
     member does not answer (the delete path and the TTL sweep archive again if needed)."""
