@@ -416,7 +416,7 @@ JOB_SUBMIT_MAX_RETRIES = 8
 JOB_SYNC_BUDGET = envduration("JOB_SYNC_BUDGET", "20s")
 # The sync watches what changed since its last pass: for at most this long per pass, until
 # a stream is quiet this long, and lists every stream whole this often in any case.
-JOB_SYNC_WATCH_LIMIT = envduration("JOB_SYNC_WATCH_LIMIT", "0.5s")
+JOB_SYNC_WATCH_LIMIT = envduration("JOB_SYNC_WATCH_LIMIT", "0.25s")
 JOB_SYNC_WATCH_IDLE = envduration("JOB_SYNC_WATCH_IDLE", "0.1s")
 JOB_SYNC_RESYNC_SECONDS = envint("JOB_SYNC_RESYNC_SECONDS", 60)
 # A workload missing from Karmada fails its job only when still missing this long after.
