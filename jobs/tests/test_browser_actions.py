@@ -131,8 +131,8 @@ def _long_running(build: Any):
             for value in node:
                 annotate(value)
 
-    def wrapped(job: Any) -> list[dict]:
-        manifests = build(job)
+    def wrapped(job: Any, **options: Any) -> list[dict]:
+        manifests = build(job, **options)
         annotate(manifests[0])
         return manifests
 

@@ -122,10 +122,16 @@ def test_higher_priority_is_admitted_first(clients):
 def test_two_namespaces_sharing_a_full_cluster_both_progress(clients):
     # member-cluster-2 holds two of these jobs at a time. team-q1 takes both places and
     # queues a third; team-q2 queues two after it. When a place frees, team-q2 (holding
-    # nothing) goes before team-q1's older third job: neither starves the other.
+    # nothing) goes before team-q1's older third job: neither starves the other. The second
+    # job runs longer, so the places free one at a time (two freed in one admission pass
+    # would go to both namespaces at once, oldest first).
     q1, q2 = clients["q1"], clients["q2"]
+    longer = {"labels": {"testbed.mlplatform.io/run-duration": "40s"}}
     a = [
-        q1.post("/api/v1/jobs", _wide(f"fa{i}", "team-q1"), format="json").json() for i in range(3)
+        q1.post(
+            "/api/v1/jobs", _wide(f"fa{i}", "team-q1", **(longer if i == 1 else {})), format="json"
+        ).json()
+        for i in range(3)
     ]
     b = [
         q2.post("/api/v1/jobs", _wide(f"fb{i}", "team-q2"), format="json").json() for i in range(2)
