@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 
 from clusters.models import MemberCluster
 from jobs.models import NamespaceGrant, TrainingJob
+from mlplatform.testing import token_client
 from testbed.polling import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.testbed]
@@ -23,18 +24,9 @@ RUN_DURATION = "testbed.mlplatform.io/run-duration"
 GPU_CLUSTER, CPU_CLUSTER = "member-cluster-1", "member-cluster-2"
 
 
-def _token_client(user):
-    from rest_framework.authtoken.models import Token
-    from rest_framework.test import APIClient
-
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
-    return client
-
-
 @pytest.fixture
 def api(engineer, celery_stack, karmada):
-    client = _token_client(engineer)
+    client = token_client(engineer)
     yield client
     for job_id in TrainingJob.objects.exclude(status__in=["Deleting", "Deleted"]).values_list(
         "id", flat=True
@@ -189,7 +181,7 @@ def test_it_says_which_replica_failed_and_how(api, engineer, outsider):
     assert fragment.status_code == 286  # final: no more polling
     assert "events-table" in fragment.content.decode()
 
-    stranger = _token_client(outsider)
+    stranger = token_client(outsider)
     assert stranger.get(f"/api/v1/jobs/{oom}/events").status_code == 404
     other = Client()
     other.force_login(outsider)

@@ -17,6 +17,8 @@ import pytest
 from django.test import override_settings
 
 from clusters.client import ClusterError, KarmadaClient, ResourceRef, ref_for
+from jobs.tests.test_frameworks_e2e import _member_object
+from mlplatform.testing import token_client
 from testbed.polling import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.testbed, pytest.mark.django_db(transaction=True)]
@@ -102,24 +104,6 @@ class Run:
     @property
     def name(self) -> str:
         return self.submitted.get("kubernetesName", "")
-
-
-def _api_client(user):
-    from rest_framework.authtoken.models import Token
-    from rest_framework.test import APIClient
-
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
-
-
-def _member_object(karmada: KarmadaClient, cluster: str, path: str) -> dict | None:
-    try:
-        return karmada.member_get(cluster, path)
-    except ClusterError as exc:
-        if exc.status == 404:
-            return None
-        raise
 
 
 def _record(karmada: KarmadaClient, runs: dict[str, Run]) -> None:
@@ -247,7 +231,7 @@ def scenario(v2_user, trainer_v2, django_db_blocker) -> dict[str, Run]:
     try:
         with django_db_blocker.unblock(), platform:
             started = time.monotonic()
-            _scenario(_api_client(v2_user), karmada, runs)
+            _scenario(token_client(v2_user), karmada, runs)
             print(f"\nTrainer v2 scenario: {time.monotonic() - started:.1f}s for {len(runs)} jobs")
     finally:
         with django_db_blocker.unblock():
