@@ -6,6 +6,7 @@ import logging
 import math
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -290,7 +291,8 @@ def shortfalls(cluster: MemberCluster, demand: Demand, *, empty: bool = False) -
     return short
 
 
-def _known_clusters() -> dict[str, MemberCluster]:
+def known_clusters() -> dict[str, MemberCluster]:
+    """Every cluster in the inventory (Karmada still lists it), by name."""
     known = {c.name: c for c in MemberCluster.objects.filter(present=True)}
     if known:
         return known
@@ -304,13 +306,19 @@ def _known_clusters() -> dict[str, MemberCluster]:
 
 
 def placement_candidates(
-    *, target_clusters: list[str], demand: Demand, empty: bool = False
+    *,
+    target_clusters: list[str],
+    demand: Demand,
+    empty: bool = False,
+    known: Mapping[str, MemberCluster] | None = None,
 ) -> list[str]:
     """The clusters the workload may be sent to, or PlacementError saying why there are none.
 
     ``empty`` asks which clusters could hold it once nothing else runs there: a job that
-    fits one of those but none now waits in the platform's queue instead of being refused."""
-    known = _known_clusters()
+    fits one of those but none now waits in the platform's queue instead of being refused.
+    ``known``: the clusters the caller has read already (``known_clusters()``)."""
+    if known is None:
+        known = known_clusters()
     if target_clusters:
         errors = []
         for name in target_clusters:
@@ -366,6 +374,7 @@ def rank_candidates(
     demand: Demand,
     strategy: str = "spread",
     rng: random.Random | None = None,
+    clusters: Mapping[str, MemberCluster] | None = None,
 ) -> list[str]:
     """Order the clusters that fit a job by the operator's placement strategy; the job is
     sent to the first, with the others as Karmada's fallback.
@@ -375,10 +384,15 @@ def rank_candidates(
     weights is seconds old (picking "the freest" would send the whole burst to one cluster
     until the next inventory sync). ``binpack`` fills the fullest cluster that fits first,
     keeping the others free for large jobs.
+
+    ``clusters``: the inventory rows (or the admission pass's view of them, with what it has
+    just placed added), when the caller has them already.
     """
     if len(names) < 2:
         return list(names)
-    known = {c.name: c for c in MemberCluster.objects.filter(name__in=names)}
+    if clusters is None:
+        clusters = {c.name: c for c in MemberCluster.objects.filter(name__in=names)}
+    known = clusters
     free = {name: _free_share(known[name], demand) if name in known else 0.0 for name in names}
     if strategy == "binpack":
         return sorted(names, key=lambda name: (free[name], name))

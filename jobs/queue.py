@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -338,10 +338,15 @@ class _State:
         return max(shares, default=0.0)
 
 
-def _load_state() -> _State:
+def load_state(known: Mapping[str, MemberCluster] | None = None) -> _State:
+    """Quotas, usage and the ready clusters, read once for a plan; ``known``: the
+    inventory rows when the caller has read them already (``known_clusters()``)."""
     limits = {q.namespace: limits_of(q) for q in NamespaceQuota.objects.all()}
     usage, cluster_usage = current_usage()
-    ready = {c.name: c for c in MemberCluster.objects.filter(ready=True, present=True)}
+    if known is None:
+        ready = {c.name: c for c in MemberCluster.objects.filter(ready=True, present=True)}
+    else:
+        ready = {name: c for name, c in known.items() if c.ready and c.present}
     # The inventory lags Karmada by seconds, and Karmada lags the members: a job admitted a
     # moment ago is not in it yet. Take as allocated the larger of what the inventory says
     # and what the platform's own admitted jobs on that cluster add up to.
@@ -408,7 +413,7 @@ def _waiting(job: TrainingJob) -> _Waiting:
 def plan(jobs: Iterable[TrainingJob], state: _State | None = None) -> list[Decision]:
     """Decide, for every waiting job, whether it is admitted now; pure apart from reading
     the state (quotas, usage, clusters) once when none is given."""
-    state = state or _load_state()
+    state = state or load_state()
     queues: dict[str, list[_Waiting]] = {}
     for job in jobs:
         queues.setdefault(job.namespace, []).append(_waiting(job))
@@ -437,7 +442,9 @@ def plan(jobs: Iterable[TrainingJob], state: _State | None = None) -> list[Decis
             detail = "; ".join(why) or "no member cluster is ready"
             blocked[ns] = (CAPACITY_REASON, f"No ready cluster has room for it now ({detail})")
             continue
-        candidates = rank_candidates(fitting, demand=w.demand, strategy=settings.PLACEMENT_STRATEGY)
+        candidates = rank_candidates(
+            fitting, demand=w.demand, strategy=settings.PLACEMENT_STRATEGY, clusters=state.clusters
+        )
         _take(state, w, candidates[0])
         words = usage_words(ns, state.usage[ns], limits)
         decisions.append(Decision(w.job, True, candidates, ADMITTED_REASON, f"Admitted: {words}."))

@@ -36,6 +36,7 @@ from clusters.services import (
     Demand,
     PlacementError,
     control_plane_report,
+    known_clusters,
     placement_candidates,
     rank_candidates,
 )
@@ -176,11 +177,12 @@ def job_create(*, user: User | AnonymousUser, data: Any) -> TrainingJob:
     if get_framework(spec.framework).is_mpi:
         # MPI jobs also run a launcher pod beside their workers, in the same cluster.
         demand = demand + Demand(LAUNCHER_CPU_CORES, LAUNCHER_MEMORY_GIB, 0)
+    known = known_clusters()
     try:
         # Clusters that could hold the job once empty: none means it could never run and
         # is refused; room now is the queue's question, answered below.
         possible = placement_candidates(
-            target_clusters=spec.target_clusters, demand=demand, empty=True
+            target_clusters=spec.target_clusters, demand=demand, empty=True, known=known
         )
     except PlacementError as exc:
         path = _PLACEMENT_PATHS[exc.field]
@@ -228,7 +230,7 @@ def job_create(*, user: User | AnonymousUser, data: Any) -> TrainingJob:
                 .only(*queue.QUEUED_FIELDS)
                 .order_by("created_at")[: queue.MAX_QUEUE_SCAN]
             )
-        decisions = queue.plan([*waiting, job])
+        decisions = queue.plan([*waiting, job], queue.load_state(known))
         mine = next(d for d in decisions if d.job is job)
         if mine.admitted:
             job.status = JobStatus.PENDING
@@ -241,7 +243,7 @@ def job_create(*, user: User | AnonymousUser, data: Any) -> TrainingJob:
             job.status = JobStatus.QUEUED
             # Shown while it waits; the admission sets the clusters that have room then.
             job.candidate_clusters = rank_candidates(
-                possible, demand=demand, strategy=settings.PLACEMENT_STRATEGY
+                possible, demand=demand, strategy=settings.PLACEMENT_STRATEGY, clusters=known
             )
             job.status_reason, job.status_message = mine.reason, mine.message
             job.queue_position = mine.position

@@ -79,6 +79,22 @@ def test_the_permission_granted_directly_works_too(make_user, alice_job):
     assert list(job_list(user=user)) == [alice_job]
 
 
+def test_the_rule_agrees_with_djangos_permissions_in_one_query(
+    make_user, operator, root, django_assert_num_queries
+):
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    plain = make_user("frank", namespaces=("team-a",))
+    for user in (plain, operator, root):
+        fresh = User.objects.get(pk=user.pk)  # nothing remembered from earlier calls
+        expected = User.objects.get(pk=user.pk).has_perm(OPERATE_ALL_NAMESPACES)
+        with django_assert_num_queries(0 if fresh.is_superuser else 1):
+            assert is_platform_operator(fresh) is expected
+            # Asked again in the same request: answered from the user object.
+            assert is_platform_operator(fresh) is expected
+
+
 # --- API ------------------------------------------------------------------------------
 
 
