@@ -415,9 +415,13 @@ JOB_SUBMIT_MAX_RETRIES = 8
 # Wall time one status pass may spend asking Karmada before it leaves the rest to the next.
 JOB_SYNC_BUDGET = envduration("JOB_SYNC_BUDGET", "20s")
 # The sync watches what changed since its last pass: for at most this long per pass, until
-# a stream is quiet this long, and lists every stream whole this often in any case.
-JOB_SYNC_WATCH_LIMIT = envduration("JOB_SYNC_WATCH_LIMIT", "0.25s")
-JOB_SYNC_WATCH_IDLE = envduration("JOB_SYNC_WATCH_IDLE", "0.1s")
+# a stream is quiet this long, and lists every stream whole this often in any case. What
+# happened between passes is replayed at once from the API server's watch cache, so the
+# window only needs to read that replay: a longer one just holds a worker process while a
+# burst keeps the streams busy (at 500 jobs, 150/50 ms gave a pass p50 of 427 ms and
+# freshness p95 1.9 s; 250/100 ms gave 569 ms and 2.2 s).
+JOB_SYNC_WATCH_LIMIT = envduration("JOB_SYNC_WATCH_LIMIT", "0.15s")
+JOB_SYNC_WATCH_IDLE = envduration("JOB_SYNC_WATCH_IDLE", "0.05s")
 JOB_SYNC_RESYNC_SECONDS = envint("JOB_SYNC_RESYNC_SECONDS", 60)
 # A workload missing from Karmada fails its job only when still missing this long after.
 JOB_MISSING_CONFIRM_SECONDS = envint("JOB_MISSING_CONFIRM_SECONDS", 5)
