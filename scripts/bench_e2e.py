@@ -22,8 +22,10 @@ benchmarks print, tests assert.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -108,6 +110,48 @@ def group_cpu_seconds(pgid: int) -> float:
             continue
         total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
     return total / tick
+
+
+def component_cpu_seconds(testbed_home: Path, platform) -> dict[str, float]:
+    """CPU seconds so far of each testbed process (by its pidfile name) and of the
+    platform's process groups: where a run's time goes on a machine it saturates."""
+    tick = os.sysconf("SC_CLK_TCK")
+    names: dict[int, str] = {}
+    for pidfile in (testbed_home / "run").glob("*.pid"):
+        try:
+            names[int(json.loads(pidfile.read_text())["pid"])] = pidfile.stem
+        except (OSError, ValueError, KeyError):
+            continue
+    groups = {
+        platform.web.pid: "gunicorn",
+        platform.worker.pid: "worker",
+        platform.beat.pid: "beat",
+    }
+    out: dict[str, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        name = names.get(int(entry)) or groups.get(int(fields[2]))
+        if name is None and comm in ("postgres", "redis-server"):
+            name = comm
+        if name is None:
+            continue
+        out[name] = out.get(name, 0.0) + sum(int(v) for v in fields[11:13]) / tick
+    return out
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / tick, sum(values) / tick
 
 
 # --- Karmada's own request counters --------------------------------------------------
@@ -268,10 +312,12 @@ def create_burst(
 def list_pages(api: Api, n: int, clients: int) -> list[float]:
     latencies: list[float] = []
     lock = threading.Lock()
+    count = api.http.get(f"{api.base}/api/v1/jobs", timeout=60).json()["count"]
+    pages = max(1, min(20, -(-count // 50)))
 
     def one(i: int) -> None:
         started = time.monotonic()
-        resp = api.http.get(f"{api.base}/api/v1/jobs", params={"page": i % 20 + 1}, timeout=60)
+        resp = api.http.get(f"{api.base}/api/v1/jobs", params={"page": i % pages + 1}, timeout=60)
         elapsed = time.monotonic() - started
         if resp.status_code != 200:
             raise RuntimeError(f"list: HTTP {resp.status_code} {resp.text[:300]}")
@@ -361,6 +407,8 @@ def run(stack: Stack, n: int, clients: int) -> None:
         "worker": group_cpu_seconds(stack.platform.worker.pid),
         "beat": group_cpu_seconds(stack.platform.beat.pid),
     }
+    components_before = component_cpu_seconds(stack.testbed.home, stack.platform)
+    machine_before = machine_busy_seconds()
     prefix = f"run-{uuid.uuid4().hex[:5]}"
     started = time.monotonic()
     created, latencies, burst_seconds = create_burst(stack.api, n, clients, prefix)
@@ -389,6 +437,8 @@ def run(stack: Stack, n: int, clients: int) -> None:
         "worker": group_cpu_seconds(stack.platform.worker.pid) - cpu_before["worker"],
         "beat": group_cpu_seconds(stack.platform.beat.pid) - cpu_before["beat"],
     }
+    components_after = component_cpu_seconds(stack.testbed.home, stack.platform)
+    machine_after = machine_busy_seconds()
     failed = [i for i, s in last_seen.items() if s != "Succeeded"]
     line(
         "time to all Succeeded",
@@ -439,6 +489,17 @@ def run(stack: Stack, n: int, clients: int) -> None:
     )
     for call, value in sorted(issued.items()):
         line(f"  {call}", f"{value / passes:.2f} per pass")
+    per_job = {
+        call: value - counters_before["requests"].get(call, 0)
+        for call, value in counters_after["requests"].items()
+        if call not in issued and value - counters_before["requests"].get(call, 0) > 0
+    }
+    line(
+        "platform's other Karmada requests per job",
+        f"{sum(per_job.values()) / n:.1f}",
+    )
+    for call, value in sorted(per_job.items(), key=lambda kv: -kv[1])[:8]:
+        line(f"  {call}", f"{value / n:.2f} per job")
     lists = {
         key: req_after.get(key, 0) - req_before.get(key, 0)
         for key in req_after
@@ -464,10 +525,172 @@ def run(stack: Stack, n: int, clients: int) -> None:
     queries = counters_after["queries"] - counters_before["queries"]
     line("queries per sync pass", f"{queries / passes:.1f}", "independent of N")
     line("CPU seconds: worker, beat", f"{cpu['worker']:.1f} s, {cpu['beat']:.1f} s")
+    busy = machine_after[0] - machine_before[0]
+    capacity = machine_after[1] - machine_before[1]
+    line(
+        "machine CPU busy in the run",
+        f"{busy:.0f} of {capacity:.0f} CPU-seconds ({100 * busy / max(capacity, 1):.0f} %)",
+    )
+    spent = {
+        name: components_after.get(name, 0.0) - components_before.get(name, 0.0)
+        for name in components_after
+    }
+    top = sorted(spent.items(), key=lambda kv: -kv[1])[:12]
+    line("  by process", ", ".join(f"{name} {sec:.0f}" for name, sec in top if sec >= 1))
+    work = sum(spent.values())
+    line("  CPU seconds per job, whole pipeline", f"{work / n:.2f} s")
+    if os.environ.get("BENCH_E2E_BASELINE", "1") != "0":
+        direct, direct_clusters = baseline(stack, n, clients)
+        line(
+            "baseline: straight on Karmada, to all Succeeded",
+            f"{direct:.1f} s ("
+            + ", ".join(f"{k}: {v}" for k, v in sorted(direct_clusters.items()))
+            + ")",
+        )
+        line("  platform's time / baseline", f"{total / direct:.2f}", "overhead ratio")
 
 
-def api_latency(stack: Stack) -> None:
-    print("\n== API at 4 concurrent clients ==")
+BASELINE_NAMESPACE = "bench-baseline"
+
+
+def baseline(stack: Stack, n: int, clients: int) -> tuple[float, dict[str, int]]:
+    """docs/MEASURING's baseline: ``n`` copies of the platform's own XGBoost template
+    created straight on Karmada by ``clients`` threads under one PropagationPolicy with the
+    platform's placement terms (one cluster each, either member), timed to all Succeeded on
+    the Karmada template. Returns the seconds and the workloads per member."""
+    karmada = stack.testbed.kube("karmada")
+    try:
+        sample = karmada.request(
+            "GET", f"/apis/kubeflow.org/v1/namespaces/{NAMESPACE}/xgboostjobs", query={"limit": "1"}
+        )["items"][0]
+        karmada.request(
+            "POST",
+            "/api/v1/namespaces",
+            body={
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": BASELINE_NAMESPACE},
+            },
+        )
+        karmada.request(
+            "POST",
+            f"/apis/policy.karmada.io/v1alpha1/namespaces/{BASELINE_NAMESPACE}/propagationpolicies",
+            body={
+                "apiVersion": "policy.karmada.io/v1alpha1",
+                "kind": "PropagationPolicy",
+                "metadata": {"name": "baseline"},
+                "spec": {
+                    "resourceSelectors": [{"apiVersion": "kubeflow.org/v1", "kind": "XGBoostJob"}],
+                    "placement": {
+                        "clusterAffinity": {"clusterNames": list(stack.testbed.members)},
+                        "spreadConstraints": [
+                            {"spreadByField": "cluster", "minGroups": 1, "maxGroups": 1}
+                        ],
+                    },
+                },
+            },
+        )
+    finally:
+        karmada.close()
+    labels = {k: v for k, v in sample["metadata"].get("labels", {}).items() if "karmada" not in k}
+    labels.pop(JOB_ID_LABEL, None)
+    labels["mlplatform.io/bench"] = "baseline"
+
+    def manifest(i: int) -> dict:
+        return {
+            "apiVersion": sample["apiVersion"],
+            "kind": sample["kind"],
+            "metadata": {"name": f"baseline-{i}", "labels": labels},
+            "spec": sample["spec"],
+        }
+
+    path = f"/apis/kubeflow.org/v1/namespaces/{BASELINE_NAMESPACE}/xgboostjobs"
+    local = threading.local()
+
+    def one(i: int) -> None:
+        if not hasattr(local, "kube"):
+            local.kube = stack.testbed.kube("karmada")
+        local.kube.request("POST", path, body=manifest(i))
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        list(pool.map(one, range(n)))
+    karmada = stack.testbed.kube("karmada")
+    done = {"n": 0}
+
+    def all_succeeded() -> bool:
+        items = karmada.request("GET", path, timeout=60)["items"]
+        done["n"] = sum(
+            1
+            for item in items
+            for cond in (item.get("status") or {}).get("conditions") or []
+            if cond.get("type") == "Succeeded" and cond.get("status") == "True"
+        )
+        return done["n"] >= n
+
+    try:
+        wait_until(
+            all_succeeded,
+            timeout=max(900, n * 2),
+            interval=2,
+            message=f"all {n} baseline workloads Succeeded on Karmada",
+            detail=lambda: f"{done['n']} Succeeded",
+        )
+        elapsed = time.monotonic() - started
+        per_cluster = {}
+        for member in stack.testbed.members:
+            kube = stack.testbed.kube(member)
+            try:
+                per_cluster[member] = len(kube.request("GET", path, timeout=60)["items"])
+            finally:
+                kube.close()
+        return elapsed, per_cluster
+    finally:
+        # The namespace's deletion takes its workloads and policy with it.
+        karmada.request("DELETE", f"/api/v1/namespaces/{BASELINE_NAMESPACE}")
+        wait_until(
+            lambda: _gone(karmada, f"/api/v1/namespaces/{BASELINE_NAMESPACE}"),
+            timeout=600,
+            interval=2,
+            message=f"namespace {BASELINE_NAMESPACE} deleted on Karmada",
+        )
+        karmada.close()
+
+
+def _gone(kube, path: str) -> bool:
+    try:
+        kube.request("GET", path)
+    except Exception as exc:  # KubeError 404
+        return getattr(exc, "status", None) == 404
+    return False
+
+
+def api_alone(stack: Stack, clients: int) -> None:
+    """The web tier by itself: the worker and beat paused (SIGSTOP), so nothing is submitted
+    and the testbed is idle while gunicorn answers; in production they are separate
+    machines. Resumed afterwards; the jobs created here then go to Karmada as usual."""
+    print("\n== API alone (worker and beat paused, testbed idle) ==")
+    stack.platform.worker.signal_group(signal.SIGSTOP)
+    stack.platform.beat.signal_group(signal.SIGSTOP)
+    try:
+        _, latencies, seconds = create_burst(
+            stack.api, 1000, clients, f"api-{uuid.uuid4().hex[:5]}"
+        )
+        line(
+            f"creates at {clients} clients",
+            f"{1000 / seconds:.0f}/s, p50 {pct(latencies, 50):.0f} ms, "
+            f"p99 {pct(latencies, 99):.0f} ms",
+            ">= 150/s",
+        )
+        api_latency(stack, title=None)
+    finally:
+        stack.platform.beat.signal_group(signal.SIGCONT)
+        stack.platform.worker.signal_group(signal.SIGCONT)
+
+
+def api_latency(stack: Stack, title: str | None = "API at 4 concurrent clients") -> None:
+    if title:
+        print(f"\n== {title} ==")
     _, create_ms, _ = create_burst(stack.api, 200, 4, f"lat-{uuid.uuid4().hex[:5]}")
     line(
         "create",
@@ -504,7 +727,8 @@ def main() -> int:
         print(f"{seed} finished jobs seeded")
         for n in counts:
             run(stack, n, clients)
-        api_latency(stack)
+        api_latency(stack, title="API at 4 concurrent clients, right after the runs")
+        api_alone(stack, clients)
     finally:
         if stack is not None:
             stack.stop()
