@@ -655,6 +655,18 @@ def baseline(stack: Stack, n: int, clients: int) -> tuple[float, dict[str, int]]
             message=f"namespace {BASELINE_NAMESPACE} deleted on Karmada",
         )
         karmada.close()
+        # And in the members, so that their clean-up does not run into the next figures.
+        for member in stack.testbed.members:
+            kube = stack.testbed.kube(member)
+            try:
+                wait_until(
+                    lambda kube=kube: not kube.request("GET", path, timeout=60)["items"],
+                    timeout=600,
+                    interval=2,
+                    message=f"baseline workloads removed from {member}",
+                )
+            finally:
+                kube.close()
 
 
 def _gone(kube, path: str) -> bool:
