@@ -392,8 +392,9 @@ def rank_candidates(
         return list(names)
     if clusters is None:
         clusters = {c.name: c for c in MemberCluster.objects.filter(name__in=names)}
-    known = clusters
-    free = {name: _free_share(known[name], demand) if name in known else 0.0 for name in names}
+    free = {
+        name: _free_share(clusters[name], demand) if name in clusters else 0.0 for name in names
+    }
     if strategy == "binpack":
         return sorted(names, key=lambda name: (free[name], name))
     by_room = sorted(names, key=lambda name: (-free[name], name))
