@@ -18,8 +18,9 @@ p50/p95 (member -> Karmada template -> platform, and member -> platform), Karmad
 per tick issued by the platform, sync pass p50/p95 and queries per pass, and the CPU
 seconds the worker and beat used, the whole machine's and each process's. Then docs/
 MEASURING's baseline: the same N workloads straight on Karmada under one PropagationPolicy
-(BENCH_E2E_BASELINE=0 skips it), and the platform's time over it. Last, the API alone:
-the worker and beat paused, 1,000 creates at 16 clients, then create and list at 4.
+(BENCH_E2E_BASELINE=0 skips it), and the platform's time over it. Before the runs, the
+API alone: the worker and beat paused, 1,000 creates at 16 clients, then create and list at
+4 (those jobs are removed again before the worker resumes).
 Targets print beside each figure. It asserts nothing: benchmarks print, tests assert.
 """
 
@@ -678,14 +679,15 @@ def _gone(kube, path: str) -> bool:
 
 
 def api_alone(stack: Stack, clients: int) -> None:
-    """The web tier by itself: the worker and beat paused (SIGSTOP), so nothing is submitted
-    and the testbed is idle while gunicorn answers; in production they are separate
-    machines. Resumed afterwards; the jobs created here then go to Karmada as usual."""
+    """The web tier by itself, before the runs: the worker and beat paused (SIGSTOP), so
+    nothing is submitted and the testbed is idle while gunicorn answers (in production they
+    are separate machines). The jobs created here are removed from the database before the
+    worker resumes, so they never reach Karmada; their queued submissions find nothing."""
     print("\n== API alone (worker and beat paused, testbed idle) ==")
     stack.platform.worker.signal_group(signal.SIGSTOP)
     stack.platform.beat.signal_group(signal.SIGSTOP)
     try:
-        _, latencies, seconds = create_burst(
+        created, latencies, seconds = create_burst(
             stack.api, 1000, clients, f"api-{uuid.uuid4().hex[:5]}"
         )
         line(
@@ -694,16 +696,21 @@ def api_alone(stack: Stack, clients: int) -> None:
             f"p99 {pct(latencies, 99):.0f} ms",
             ">= 150/s",
         )
-        api_latency(stack, title=None)
+        more = api_latency(stack, title=None)
+        ids = [job["id"] for job in created + more]
+        with stack.db.cursor() as cur:
+            cur.execute("DELETE FROM jobs_jobevent WHERE job_id = ANY(%s::uuid[])", [ids])
+            cur.execute("DELETE FROM jobs_trainingjob WHERE id = ANY(%s::uuid[])", [ids])
     finally:
         stack.platform.beat.signal_group(signal.SIGCONT)
         stack.platform.worker.signal_group(signal.SIGCONT)
 
 
-def api_latency(stack: Stack, title: str | None = "API at 4 concurrent clients") -> None:
+def api_latency(stack: Stack, title: str | None = "API at 4 concurrent clients") -> list[dict]:
+    """Create and list p50/p99 at 4 clients; returns the jobs it created."""
     if title:
         print(f"\n== {title} ==")
-    _, create_ms, _ = create_burst(stack.api, 200, 4, f"lat-{uuid.uuid4().hex[:5]}")
+    created, create_ms, _ = create_burst(stack.api, 200, 4, f"lat-{uuid.uuid4().hex[:5]}")
     line(
         "create",
         f"p50 {pct(create_ms, 50):.0f} ms, p99 {pct(create_ms, 99):.0f} ms",
@@ -715,6 +722,7 @@ def api_latency(stack: Stack, title: str | None = "API at 4 concurrent clients")
         f"p50 {pct(list_ms, 50):.0f} ms, p99 {pct(list_ms, 99):.0f} ms",
         "p99 <= 50 ms",
     )
+    return created
 
 
 def main() -> int:
@@ -737,10 +745,10 @@ def main() -> int:
         stack = Stack(testbed, root)
         stack.seed(seed)
         print(f"{seed} finished jobs seeded")
+        api_alone(stack, clients)
         for n in counts:
             run(stack, n, clients)
         api_latency(stack, title="API at 4 concurrent clients, right after the runs")
-        api_alone(stack, clients)
     finally:
         if stack is not None:
             stack.stop()
