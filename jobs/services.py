@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -396,24 +395,20 @@ def _token_matches(job: TrainingJob, token: uuid.UUID | str | None) -> bool:
     return token is None or job.submit_token is None or str(job.submit_token) == str(token)
 
 
-def job_submit(
-    *, job_id: uuid.UUID | str, token: uuid.UUID | str | None = None, claimed: bool = False
-) -> str:
+def job_submit(*, job_id: uuid.UUID | str, token: uuid.UUID | str | None = None) -> str:
     """Create the job's PropagationPolicy and workload on Karmada, idempotently.
 
     ``token`` names the submit chain; a chain whose token is no longer the job's was
     superseded and does nothing ("superseded"). Raises ClusterError(permanent=False) for
     the task to retry; a permanent refusal marks the job SubmitFailed with the API server's
     words and removes whatever this attempt had created. Returns the job's status after.
-    ``claimed``: the attempt was counted when the job was claimed (``job_submit_alongside``).
     """
     job = TrainingJob.objects.filter(id=job_id).first()
     if job is None or job.status != JobStatus.PENDING:
         return job.status if job else "missing"
     if not _token_matches(job, token):
         return "superseded"
-    if not claimed:
-        TrainingJob.objects.filter(id=job.id).update(submit_attempts=F("submit_attempts") + 1)
+    TrainingJob.objects.filter(id=job.id).update(submit_attempts=F("submit_attempts") + 1)
     workload, policy = job.manifests[0], job.manifests[1]
     try:
         client = get_client()
@@ -458,73 +453,6 @@ def job_submit(
     if job.status in (JobStatus.DELETING, JobStatus.DELETED):
         _delete_objects_quietly(job)
     return job.status
-
-
-def job_submit_alongside(*, limit: int) -> dict[str, int]:
-    """Submit up to ``limit`` other jobs whose submissions still wait in the broker, in
-    parallel, from the submit task that is running now.
-
-    In a burst the broker holds hundreds of submissions and the worker's processes take
-    them one at a time, each mostly waiting on Karmada's answers: a thousand jobs were
-    submitted at under six a second while the Karmada API server could take more. Each
-    claimed job is one that was never tried (its own message is still queued): the claim
-    counts the attempt in the same statement, under SKIP LOCKED, so no two tasks take the
-    same job. Its own message later finds it Submitted and does nothing; should the attempt
-    here fail for a passing reason, that message is its next attempt, with the usual
-    retries. Returns how many jobs ended in each status."""
-    if limit <= 0:
-        return {}
-    with transaction.atomic():
-        claimed = list(
-            TrainingJob.objects.select_for_update(skip_locked=True)
-            .filter(status=JobStatus.PENDING, submit_attempts=0, next_attempt_at__isnull=True)
-            .exclude(status_reason=INTERNAL_ERROR_REASON)
-            .order_by("created_at")
-            .values_list("id", "submit_token")[:limit]
-        )
-        if not claimed:
-            return {}
-        TrainingJob.objects.filter(id__in=[job_id for job_id, _ in claimed]).update(
-            submit_attempts=F("submit_attempts") + 1, updated_at=timezone.now()
-        )
-
-    def submit(job_id: uuid.UUID, token: uuid.UUID | None) -> str:
-        from django.db import connection
-
-        try:
-            return job_submit(job_id=job_id, token=token, claimed=True)
-        except ClusterError as exc:
-            # job_submit has said so on the job; its own queued message tries again.
-            log.info("job %s: submitting alongside failed, its own task retries: %s", job_id, exc)
-            return "retrying"
-        except Exception as exc:
-            log.exception("job %s: internal error while submitting", job_id)
-            job_task_crashed(job_id=job_id, action="submitting", exc=exc)
-            return "crashed"
-        finally:
-            # The thread outlives the task: an idle connection held by it would outlive
-            # every database it was opened on (and a PostgreSQL restart).
-            connection.close()
-
-    outcomes: dict[str, int] = {}
-    for outcome in _alongside_pool(limit).map(lambda item: submit(*item), claimed):
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    return outcomes
-
-
-_alongside: tuple[int, Any] | None = None
-
-
-def _alongside_pool(size: int) -> Any:
-    """The process's threads for ``job_submit_alongside``: kept, so that each keeps its
-    Karmada client and that client's open connections (``get_client`` is per thread); made
-    anew after a fork, as the worker's processes are."""
-    global _alongside
-    from concurrent.futures import ThreadPoolExecutor
-
-    if _alongside is None or _alongside[0] != os.getpid():
-        _alongside = (os.getpid(), ThreadPoolExecutor(size, thread_name_prefix="submit"))
-    return _alongside[1]
 
 
 def job_submit_retry_scheduled(

@@ -21,7 +21,6 @@ from django.utils import timezone
 
 from clusters.client import ClusterError
 from jobs import services
-from jobs.models import JobStatus
 from mlplatform import metrics
 from mlplatform.locks import try_lock
 
@@ -56,11 +55,7 @@ FOLLOW_UP_PRIORITY = 9
 @shared_task(bind=True, max_retries=None, ignore_result=True, priority=BURST_PRIORITY)
 def job_submit_task(self, job_id: str, token: str | None = None) -> str:
     try:
-        status = services.job_submit(job_id=job_id, token=token)
-        if status == JobStatus.SUBMITTED:
-            # Karmada answered: take along jobs whose submissions still wait behind this one.
-            services.job_submit_alongside(limit=settings.JOB_SUBMIT_ALONGSIDE)
-        return status
+        return services.job_submit(job_id=job_id, token=token)
     except ClusterError as exc:
         # Permanent errors never get here: job_submit marks the job SubmitFailed.
         attempt = self.request.retries + 1

@@ -412,9 +412,6 @@ EMAIL_BACKEND = (
 # Jobs Pending longer than this are re-enqueued by the sweep.
 JOB_PENDING_RESUBMIT_AFTER = envint("JOB_PENDING_RESUBMIT_AFTER", 30)
 JOB_SUBMIT_MAX_RETRIES = 8
-# A submit task that reached Karmada also submits up to this many jobs that still wait in
-# the broker, in parallel (0: one job per task).
-JOB_SUBMIT_ALONGSIDE = envint("JOB_SUBMIT_ALONGSIDE", 4)
 # Wall time one status pass may spend asking Karmada before it leaves the rest to the next.
 JOB_SYNC_BUDGET = envduration("JOB_SYNC_BUDGET", "20s")
 # The sync watches what changed since its last pass: for at most this long per pass, until

@@ -15,7 +15,7 @@ from django.utils import timezone
 from clusters.client import ref_for
 from jobs import services, tasks
 from jobs.models import JobEvent, JobStatus, TrainingJob
-from jobs.tests.test_services import body, wait_deleted
+from jobs.tests.test_services import body
 
 
 @pytest.fixture
@@ -155,60 +155,3 @@ class TestSubmitTask:
         finally:
             for obj in job.manifests:
                 karmada.delete(ref_for(obj))
-
-
-@pytest.mark.testbed
-class TestSubmitAlongside:
-    """A submit task takes along jobs whose own submissions still wait in the broker: real
-    PostgreSQL (committed rows: the threads have connections of their own) and the
-    testbed's Karmada."""
-
-    @pytest.fixture
-    def waiting_jobs(self, transactional_db, alice, fleet, karmada, monkeypatch, settings):
-        # Their messages are never sent, as in a broker with a long backlog: only the
-        # claim below submits them (and a suite's running worker cannot race it).
-        monkeypatch.setattr(services, "_enqueue_submit", lambda job_id, token: None)
-        jobs = [services.job_create(user=alice, data=body(jobName=f"along-{i}")) for i in range(5)]
-        testbed_karmada = settings.KARMADA_KUBECONFIG_PATH
-        yield jobs
-        settings.KARMADA_KUBECONFIG_PATH = testbed_karmada  # a test may have pointed it away
-        for job in jobs:
-            TrainingJob.objects.filter(id=job.id).update(status=JobStatus.DELETING)
-            wait_deleted(job)
-
-    def test_it_submits_the_oldest_waiting_jobs_in_parallel_once(self, waiting_jobs, karmada):
-        first, second, third, fourth, fifth = waiting_jobs
-        # Tried already (its own chain has it), waiting out a backoff, or not Pending: never
-        # taken along.
-        TrainingJob.objects.filter(id=first.id).update(submit_attempts=1)
-        TrainingJob.objects.filter(id=second.id).update(
-            next_attempt_at=timezone.now() + timezone.timedelta(minutes=1)
-        )
-
-        assert services.job_submit_alongside(limit=2) == {JobStatus.SUBMITTED: 2}
-        by_id = {j.id: j for j in TrainingJob.objects.filter(id__in=[j.id for j in waiting_jobs])}
-        assert by_id[third.id].status == by_id[fourth.id].status == JobStatus.SUBMITTED
-        assert by_id[third.id].submit_attempts == by_id[fourth.id].submit_attempts == 1
-        for job in (third, fourth):
-            assert all(karmada.get(ref_for(obj)) is not None for obj in job.manifests)
-        assert {by_id[j.id].status for j in (first, second, fifth)} == {JobStatus.PENDING}
-        assert by_id[fifth.id].submit_attempts == 0
-
-        # Its own message arrives later: nothing more happens, and nothing twice.
-        assert services.job_submit(job_id=third.id, token=third.submit_token) == "Submitted"
-        assert JobEvent.objects.filter(job_id=third.id, to_status=JobStatus.SUBMITTED).count() == 1
-        # The next task takes the last waiting one; then there is none.
-        assert services.job_submit_alongside(limit=4) == {JobStatus.SUBMITTED: 1}
-        assert services.job_submit_alongside(limit=4) == {}
-
-    def test_a_passing_failure_leaves_the_job_to_its_own_chain(
-        self, waiting_jobs, unreachable_karmada
-    ):
-        outcome = services.job_submit_alongside(limit=1)
-        assert outcome == {"retrying": 1}
-        job = TrainingJob.objects.get(id=waiting_jobs[0].id)
-        assert job.status == JobStatus.PENDING and job.status_reason == "SubmitRetrying"
-        # Counted as tried: only its own chain (with its retries) takes it from here.
-        assert job.submit_attempts == 1
-        assert services.job_submit_alongside(limit=1) == {"retrying": 1}
-        assert TrainingJob.objects.get(id=waiting_jobs[1].id).submit_attempts == 1
