@@ -36,6 +36,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -97,11 +98,9 @@ def parse_time(value: str | None) -> float | None:
 # --- process CPU ---------------------------------------------------------------------
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """User + system CPU of every live process in process group ``pgid`` (and of the
-    children they have reaped)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+def _processes() -> Iterator[tuple[int, str, list[str]]]:
+    """(pid, command name, the fields of /proc/<pid>/stat after the name) of every live
+    process; field 5 of stat, the process group, is ``fields[2]``."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -109,11 +108,22 @@ def group_cpu_seconds(pgid: int) -> float:
             raw = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
             continue
-        fields = raw[raw.rindex(")") + 2 :].split()
-        if int(fields[2]) != pgid:  # field 5 of stat: the process group
-            continue
-        total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
-    return total / tick
+        yield (
+            int(entry),
+            raw[raw.index("(") + 1 : raw.rindex(")")],
+            raw[raw.rindex(")") + 2 :].split(),
+        )
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every live process in process group ``pgid`` (and of the
+    children they have reaped)."""
+    total = sum(
+        sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+        for _, _, fields in _processes()
+        if int(fields[2]) == pgid
+    )
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def component_cpu_seconds(testbed_home: Path, platform) -> dict[str, float]:
@@ -132,21 +142,13 @@ def component_cpu_seconds(testbed_home: Path, platform) -> dict[str, float]:
         platform.beat.pid: "beat",
     }
     out: dict[str, float] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            raw = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
-        fields = raw[raw.rindex(")") + 2 :].split()
-        name = names.get(int(entry)) or groups.get(int(fields[2]))
+    for pid, comm, fields in _processes():
+        name = names.get(pid) or groups.get(int(fields[2]))
         if name is None and comm in ("postgres", "redis-server"):
             name = comm
         if name is None:
             continue
-        out[name] = out.get(name, 0.0) + sum(int(v) for v in fields[11:13]) / tick
+        out[name] = out.get(name, 0.0) + sum(int(v) for v in fields[11:13]) / tick  # utime stime
     return out
 
 
