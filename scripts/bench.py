@@ -208,7 +208,8 @@ def bench_sync() -> list[bool]:
             report(
                 "sync",
                 samples,
-                f"active jobs={SYNC_JOBS}, passes watch what changed (100 ms idle)",
+                f"active jobs={SYNC_JOBS}, passes watch what changed "
+                f"({settings.JOB_SYNC_WATCH_IDLE * 1000:.0f} ms idle)",
             )
         ]
     finally:
