@@ -513,11 +513,13 @@ def clusters_ready(api: Api, members: list[str]) -> bool:
 # --- the API, as a client sees it ---------------------------------------------------
 
 
-def job_body(name: str, *, target_clusters: list[str] | None = None) -> dict[str, Any]:
+def job_body(
+    name: str, *, target_clusters: list[str] | None = None, namespace: str = NAMESPACE
+) -> dict[str, Any]:
     """A one-instance XGBoost job, 0.1 CPU and 0.25 GiB (docs/MEASURING's load)."""
     body: dict[str, Any] = {
         "jobName": name,
-        "namespace": NAMESPACE,
+        "namespace": namespace,
         "algorithm": {"source": "default", "algorithmName": "xgboost"},
         "resources": {
             "instanceResources": {"cpuCores": 0.1, "memoryGiB": 0.25, "gpuCount": 0},

@@ -53,6 +53,7 @@ from faults.harness import (  # noqa: E402
     Postgres,
     Redis,
     clusters_ready,
+    job_body,
     platform_env,
     wait_until,
 )
@@ -73,20 +74,6 @@ def pct(values: list[float], q: float) -> float:
 
 def line(name: str, value: str, target: str = "") -> None:
     print(f"  {name:<46} {value:<34} {('target ' + target) if target else ''}".rstrip())
-
-
-def body(name: str) -> dict:
-    return {
-        "jobName": name,
-        "namespace": NAMESPACE,
-        "algorithm": {"source": "default", "algorithmName": "xgboost"},
-        "resources": {
-            "instanceResources": {"cpuCores": 0.1, "memoryGiB": 0.25, "gpuCount": 0},
-            "instanceCount": 1,
-            "volumeSizeGB": 0,
-        },
-        "hyperparameters": {"xgboost": {"num_round": 10}},
-    }
 
 
 def parse_time(value: str | None) -> float | None:
@@ -301,7 +288,11 @@ def create_burst(
     def one(i: int) -> None:
         session = api.http
         started = time.monotonic()
-        resp = session.post(f"{api.base}/api/v1/jobs", json=body(f"{prefix}-{i}"), timeout=60)
+        resp = session.post(
+            f"{api.base}/api/v1/jobs",
+            json=job_body(f"{prefix}-{i}", namespace=NAMESPACE),
+            timeout=60,
+        )
         elapsed = time.monotonic() - started
         if resp.status_code != 201:
             raise RuntimeError(f"create {i}: HTTP {resp.status_code} {resp.text[:300]}")

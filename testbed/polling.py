@@ -31,7 +31,7 @@ def wait_for(
         try:
             last = check()
             if last:
-                return last  # type: ignore[return-value]
+                return last
         except retry_on as exc:
             last = exc
         if time.monotonic() >= deadline:

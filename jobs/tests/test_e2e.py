@@ -24,20 +24,11 @@ FAIL_LABEL = {"testbed.mlplatform.io/outcome": "fail"}
 def api(engineer, celery_stack):
     """The engineer's API client; every job it leaves behind is deleted through the API
     afterwards, so the shared testbed does not fill up with finished jobs."""
-    from rest_framework.authtoken.models import Token
-    from rest_framework.test import APIClient
+    from mlplatform.testing import delete_jobs_left, token_client
 
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=engineer).key}")
+    client = token_client(engineer)
     yield client
-    leftover = TrainingJob.objects.exclude(status__in=["Deleting", "Deleted"])
-    for job_id in leftover.values_list("id", flat=True):
-        client.delete(f"/api/v1/jobs/{job_id}")
-    wait_for(
-        lambda: not TrainingJob.objects.filter(status="Deleting").exists(),
-        timeout=60,
-        message="test jobs removed from Karmada",
-    )
+    delete_jobs_left(client)
 
 
 @pytest.fixture

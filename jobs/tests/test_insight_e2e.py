@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 
 from clusters.models import MemberCluster
-from jobs.models import NamespaceGrant, TrainingJob
-from mlplatform.testing import token_client
+from jobs.models import NamespaceGrant
+from mlplatform.testing import delete_jobs_left, token_client
 from testbed.polling import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.testbed]
@@ -28,15 +28,7 @@ GPU_CLUSTER, CPU_CLUSTER = "member-cluster-1", "member-cluster-2"
 def api(engineer, celery_stack, karmada):
     client = token_client(engineer)
     yield client
-    for job_id in TrainingJob.objects.exclude(status__in=["Deleting", "Deleted"]).values_list(
-        "id", flat=True
-    ):
-        client.delete(f"/api/v1/jobs/{job_id}")
-    wait_for(
-        lambda: not TrainingJob.objects.filter(status="Deleting").exists(),
-        timeout=90,
-        message="test jobs removed from Karmada",
-    )
+    delete_jobs_left(client)
 
 
 @pytest.fixture

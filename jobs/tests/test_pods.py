@@ -11,9 +11,10 @@ import yaml
 from django.test import Client
 from django.urls import reverse
 
-from jobs.models import JobStatus, NamespaceGrant, TrainingJob
+from jobs.models import JobStatus, NamespaceGrant
 from jobs.selectors import _pod_view
 from jobs.tests.factories import TrainingJobFactory
+from mlplatform.testing import delete_jobs_left, token_client
 from testbed.kwok import POD_LOG_LINES
 from testbed.polling import wait_for
 
@@ -151,30 +152,13 @@ def outsider(transactional_db, django_user_model):
     return user
 
 
-def _token_client(user):
-    from rest_framework.authtoken.models import Token
-    from rest_framework.test import APIClient
-
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
-    return client
-
-
 @pytest.fixture
 def api(engineer, celery_stack, karmada):
     """The engineer's API client; the jobs it leaves behind are deleted through the API, so
     the shared testbed does not fill up."""
-    client = _token_client(engineer)
+    client = token_client(engineer)
     yield client
-    for job_id in TrainingJob.objects.exclude(status__in=["Deleting", "Deleted"]).values_list(
-        "id", flat=True
-    ):
-        client.delete(f"/api/v1/jobs/{job_id}")
-    wait_for(
-        lambda: not TrainingJob.objects.filter(status="Deleting").exists(),
-        timeout=60,
-        message="test jobs removed from Karmada",
-    )
+    delete_jobs_left(client)
 
 
 def _body(name: str, framework: str, cluster: str) -> dict:
@@ -291,7 +275,7 @@ def test_it_lists_a_jobs_pods_and_serves_their_logs(api, engineer, outsider):
     assert page.get(reverse("jobs:pod-log", args=[pytorch_id, mpi_worker])).status_code == 404
 
     # An outsider learns nothing about either job.
-    stranger = _token_client(outsider)
+    stranger = token_client(outsider)
     assert stranger.get(f"/api/v1/jobs/{pytorch_id}/pods").status_code == 404
     assert stranger.get(f"/api/v1/jobs/{pytorch_id}/pods/{master}/log").status_code == 404
     other_page = _login(Client(), outsider)

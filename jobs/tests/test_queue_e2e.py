@@ -24,7 +24,7 @@ M2 = "member-cluster-2"  # 4 nodes of 32 CPU, 128 GiB, no GPU
 @pytest.fixture
 def clients(transactional_db, django_user_model, celery_stack, karmada):
     """API clients of two teams, q1 and q2; every job left is deleted afterwards."""
-    from mlplatform.testing import token_client
+    from mlplatform.testing import delete_jobs_left, token_client
 
     made = {}
     for team in ("q1", "q2"):
@@ -32,13 +32,7 @@ def clients(transactional_db, django_user_model, celery_stack, karmada):
         NamespaceGrant.objects.create(user=user, namespace=f"team-{team}")
         made[team] = token_client(user)
     yield made
-    for job in TrainingJob.objects.exclude(status__in=["Deleting", "Deleted"]):
-        made["q1" if job.namespace == "team-q1" else "q2"].delete(f"/api/v1/jobs/{job.id}")
-    wait_for(
-        lambda: not TrainingJob.objects.filter(status="Deleting").exists(),
-        timeout=90,
-        message="test jobs removed from Karmada",
-    )
+    delete_jobs_left(lambda job: made["q1" if job.namespace == "team-q1" else "q2"])
 
 
 def _create(api, name, namespace, **changes):
