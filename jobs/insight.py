@@ -90,24 +90,26 @@ def replica_groups(pods: list[PodView]) -> list[dict[str, Any]]:
     per-pod rows."""
     groups: dict[str, dict[str, Any]] = {}
     for pod in pods:
-        group = groups.setdefault(
-            pod.replica_type,
-            {
-                "type": pod.replica_type,
-                "total": 0,
-                "pending": 0,
-                "running": 0,
-                "succeeded": 0,
-                "failed": 0,
-                "pods": [],
-            },
-        )
+        group = groups.setdefault(pod.replica_type, _empty_group(pod.replica_type))
         group["total"] += 1
         phase = pod.phase.lower()
         if phase in ("pending", "running", "succeeded", "failed"):
             group[phase] += 1
         group["pods"].append(pod_row(pod))
     return list(groups.values())
+
+
+def _empty_group(replica_type: str) -> dict[str, Any]:
+    """A replica type's row in the replica table, before any pod is counted."""
+    return {
+        "type": replica_type,
+        "total": 0,
+        "pending": 0,
+        "running": 0,
+        "succeeded": 0,
+        "failed": 0,
+        "pods": [],
+    }
 
 
 REMOVED_PHASE = "Removed"
@@ -125,18 +127,7 @@ def keep_removed(
         for pod in group.get("pods") or []:
             if pod.get("name") in seen:
                 continue
-            target = groups.setdefault(
-                group["type"],
-                {
-                    "type": group["type"],
-                    "total": 0,
-                    "pending": 0,
-                    "running": 0,
-                    "succeeded": 0,
-                    "failed": 0,
-                    "pods": [],
-                },
-            )
+            target = groups.setdefault(group["type"], _empty_group(group["type"]))
             if pod.get("phase") != REMOVED_PHASE:
                 pod = {
                     **pod,

@@ -167,16 +167,7 @@ def job_pods(*, job: TrainingJob) -> list[PodView]:
     if not job.cluster or job.status == JobStatus.DELETED:
         return []
     items = get_client().member_pods(job.cluster, job.namespace, job_pod_selector(job))
-    pods = [_pod_view(item) for item in items]
-    return sorted(
-        pods,
-        key=lambda p: (
-            _REPLICA_ORDER.get(p.replica_type, 9),
-            p.replica_type,
-            p.replica_index if p.replica_index is not None else -1,
-            p.name,
-        ),
-    )
+    return _sorted_pods([_pod_view(item) for item in items])
 
 
 def job_pods_of(*, cluster: str, jobs: list[TrainingJob]) -> dict[str, list[PodView]]:
