@@ -144,7 +144,8 @@ def _long_running(build: Any):
 def test_a_running_pods_log_follows_new_lines(
     page: Page, engineer, celery_stack, karmada, testbed, monkeypatch
 ):
-    from jobs.tests.test_pods import _body, _token_client
+    from jobs.tests.test_pods import _body
+    from mlplatform.testing import token_client as _token_client
 
     monkeypatch.setattr(services, "build_manifests", _long_running(services.build_manifests))
     log_file = testbed.home / "kwok" / "pod.log"

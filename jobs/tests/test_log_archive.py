@@ -193,7 +193,8 @@ def test_cursors_compare_at_nanosecond_precision():
 @pytest.mark.e2e
 @pytest.mark.testbed
 def test_logs_are_archived_and_outlive_the_deleted_job(engineer, celery_stack, karmada):
-    from jobs.tests.test_pods import _body, _token_client
+    from jobs.tests.test_pods import _body
+    from mlplatform.testing import token_client as _token_client
 
     api = _token_client(engineer)
     created = api.post(

@@ -310,7 +310,8 @@ def test_an_email_delivery_goes_through_the_mail_backend(alice, mailoutbox):
 def test_a_finished_job_is_delivered_to_a_receiver_that_failed_first(
     engineer, celery_stack, karmada, settings
 ):
-    from jobs.tests.test_pods import _body, _token_client
+    from jobs.tests.test_pods import _body
+    from mlplatform.testing import token_client as _token_client
 
     settings.WEBHOOK_ALLOW_LOOPBACK = True  # this process validates; the worker has it too
     api = _token_client(engineer)
