@@ -68,13 +68,18 @@ def _scoped(user: User) -> QuerySet[TrainingJob]:
     return scope_to_user(TrainingJob.objects.all(), user=user)
 
 
+LIST_DEFERRED = ("manifests", "candidate_clusters")
+
+
 def job_list(*, user: User, filters: dict[str, Any] | None = None) -> QuerySet[TrainingJob]:
     """Jobs the user may see. Filters: status, framework, namespace, cluster, search (name),
     failure_class,
     ordering (an API field name, ``-`` for descending). Unknown values simply match nothing;
     the API validates them before calling."""
     filters = filters or {}
-    qs = _scoped(user).select_related("owner")
+    # A page shows no manifests (kilobytes of JSON per row, decoded on every read) and no
+    # candidate list; the detail reads them.
+    qs = _scoped(user).select_related("owner").defer(*LIST_DEFERRED)
     if filters.get("status"):
         qs = qs.filter(status__in=_as_list(filters["status"]))
     if filters.get("framework"):

@@ -303,6 +303,25 @@ def test_list_is_paginated(api_alice, alice):
     assert len(second["results"]) == 1 and second["next"] is None
 
 
+def test_a_list_page_costs_the_same_queries_for_any_page_and_reads_no_manifests(
+    api_alice, alice
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    TrainingJobFactory.create_batch(2, owner=alice, manifests=[{"kind": "XGBoostJob"}])
+    with CaptureQueriesContext(connection) as small:
+        assert len(api_alice.get("/api/v1/jobs").json()["results"]) == 2
+    TrainingJobFactory.create_batch(20, owner=alice, manifests=[{"kind": "XGBoostJob"}])
+    with CaptureQueriesContext(connection) as large:
+        assert len(api_alice.get("/api/v1/jobs").json()["results"]) == 22
+
+    # No query per row: a deferred column read on a row would add one each.
+    assert len(large) == len(small)
+    page = [q["sql"] for q in large.captured_queries if "FROM \"jobs_trainingjob\"" in q["sql"]]
+    assert page and not any('"manifests"' in sql for sql in page), page
+
+
 def test_list_shows_the_team_its_jobs(api_alice, api_bob, alice_job):
     for client in (api_alice, api_bob):
         ids = [job["id"] for job in client.get("/api/v1/jobs").json()["results"]]
