@@ -1,7 +1,8 @@
+import gc
 import os
 
 from celery import Celery
-from celery.signals import after_setup_logger, after_setup_task_logger
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlplatform.settings")
 
@@ -20,3 +21,10 @@ def _quiet_routine_tasks(logger, *args, **kwargs):
     for handler in logger.handlers:
         if not any(isinstance(f, RoutineTaskFilter) for f in handler.filters):
             handler.addFilter(RoutineTaskFilter())
+
+
+@worker_process_init.connect
+def _freeze_loaded_objects(**kwargs):
+    # A pool process starts with the app and every task module loaded: as in the web's
+    # WSGI module, keep those long-lived objects out of every full collection.
+    gc.freeze()
