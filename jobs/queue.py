@@ -134,6 +134,11 @@ def namespace_limits(namespace: str) -> Limits:
     return limits_of(NamespaceQuota.objects.filter(namespace=namespace).first())
 
 
+def all_quotas() -> dict[str, NamespaceQuota]:
+    """Every namespace's quota row (a handful: one per namespace that has one)."""
+    return {q.namespace: q for q in NamespaceQuota.objects.all()}
+
+
 # --- usage ------------------------------------------------------------------------------
 
 
@@ -338,10 +343,17 @@ class _State:
         return max(shares, default=0.0)
 
 
-def load_state(known: Mapping[str, MemberCluster] | None = None) -> _State:
-    """Quotas, usage and the ready clusters, read once for a plan; ``known``: the
-    inventory rows when the caller has read them already (``known_clusters()``)."""
-    limits = {q.namespace: limits_of(q) for q in NamespaceQuota.objects.all()}
+def load_state(
+    known: Mapping[str, MemberCluster] | None = None,
+    *,
+    quotas: Mapping[str, NamespaceQuota] | None = None,
+) -> _State:
+    """Quotas, usage and the ready clusters, read once for a plan; ``known`` and
+    ``quotas``: the inventory and quota rows when the caller has read them already
+    (``known_clusters()``, ``all_quotas()``)."""
+    if quotas is None:
+        quotas = all_quotas()
+    limits = {namespace: limits_of(q) for namespace, q in quotas.items()}
     usage, cluster_usage = current_usage()
     if known is None:
         ready = {c.name: c for c in MemberCluster.objects.filter(ready=True, present=True)}

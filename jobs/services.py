@@ -64,6 +64,7 @@ from jobs.models import (
     INTERNAL_ERROR_REASON,
     JobEvent,
     JobStatus,
+    NamespaceQuota,
     TrainingJob,
 )
 from jobs.namespaces import system_namespace_reason, system_namespace_rule
@@ -189,7 +190,10 @@ def job_create(*, user: User | AnonymousUser, data: Any) -> TrainingJob:
         if exc.message:
             raise SpecError({path: exc.reasons}, message=exc.message) from exc
         raise SpecError({path: exc.reasons}) from exc
-    limits = queue.namespace_limits(spec.namespace)
+    # Every quota, read once: the namespace's limits now, and the plan's when nothing makes
+    # the create take the admission lock (a locked plan reads them again, under the lock).
+    quotas = queue.all_quotas()
+    limits = queue.limits_of(quotas.get(spec.namespace))
     _check_quota_allows(spec, limits)
     job = TrainingJob(
         name=spec.name,
@@ -214,53 +218,86 @@ def job_create(*, user: User | AnonymousUser, data: Any) -> TrainingJob:
     )
     job.created_at = timezone.now()
     job.submit_token = uuid.uuid4()
-    with transaction.atomic():
-        if limits.unlimited and not TrainingJob.objects.filter(status=JobStatus.QUEUED).exists():
-            # Nothing to protect and nobody ahead: no quota can be exceeded, so the job is
-            # decided alone, without the lock that would make a burst of creates wait for
-            # each other (room on the clusters is a best-effort check either way: the
-            # inventory trails Karmada by seconds).
-            waiting = []
-        else:
-            # The job's own admission is decided with everyone else's, under the same lock:
-            # it goes straight on only if nothing ahead of it waits and quota and room allow.
-            queue.lock_admission()
-            waiting = list(
-                TrainingJob.objects.filter(status=JobStatus.QUEUED)
-                .only(*queue.QUEUED_FIELDS)
-                .order_by("created_at")[: queue.MAX_QUEUE_SCAN]
-            )
-        decisions = queue.plan([*waiting, job], queue.load_state(known))
-        mine = next(d for d in decisions if d.job is job)
-        if mine.admitted:
-            job.status = JobStatus.PENDING
-            job.candidate_clusters = mine.candidates
-            note = f"Accepted; candidate clusters: {', '.join(mine.candidates)}."
-            if not limits.unlimited:
-                note += f" {mine.message}"
-            reason = "Created"
-        else:
-            job.status = JobStatus.QUEUED
-            # Shown while it waits; the admission sets the clusters that have room then.
-            job.candidate_clusters = rank_candidates(
-                possible, demand=demand, strategy=settings.PLACEMENT_STRATEGY, clusters=known
-            )
-            job.status_reason, job.status_message = mine.reason, mine.message
-            job.queue_position = mine.position
-            note = f"Accepted into the queue: {mine.message}"
-            reason = "Queued"
-        _insert_job(job, reason=reason, message=note)
-        others = [d for d in decisions if d.job is not job]
-        for decision in others:
-            if decision.admitted:
-                job_admit(
-                    job_id=decision.job.id, candidates=decision.candidates, message=decision.message
-                )
-        queue.write_waiting([d for d in others if not d.admitted])
+    # Kubernetes names carry 8 hex digits of the id: two jobs of the same name can, rarely,
+    # draw the same ones. The unique column is the referee, and a collision retries the
+    # whole transaction with a fresh id (a savepoint around the insert would cost every
+    # create two more round trips for what almost never happens).
+    for attempt in range(3):
+        job.k8s_name = kubernetes_name(job.name, job.id)
+        try:
+            with transaction.atomic():
+                _admit_and_insert(job, limits, quotas, known, possible, demand)
+        except IntegrityError:
+            if attempt == 2 or not TrainingJob.objects.filter(k8s_name=job.k8s_name).exists():
+                raise
+            job.id = uuid.uuid4()
+            continue
+        break
     if job.status == JobStatus.PENDING:
         token = job.submit_token
         transaction.on_commit(lambda: _enqueue_submit(job.id, token))
     return job
+
+
+def _admit_and_insert(
+    job: TrainingJob,
+    limits: queue.Limits,
+    quotas: dict[str, NamespaceQuota],
+    known: dict[str, MemberCluster],
+    possible: list[str],
+    demand: Demand,
+) -> None:
+    """Decide the new job's admission with everyone waiting, and store it; inside the
+    create's transaction, so that a retry after a name collision decides afresh."""
+    if limits.unlimited and not TrainingJob.objects.filter(status=JobStatus.QUEUED).exists():
+        # Nothing to protect and nobody ahead: no quota can be exceeded, so the job is
+        # decided alone, without the lock that would make a burst of creates wait for
+        # each other (room on the clusters is a best-effort check either way: the
+        # inventory trails Karmada by seconds).
+        waiting = []
+        state = queue.load_state(known, quotas=quotas)
+    else:
+        # The job's own admission is decided with everyone else's, under the same lock:
+        # it goes straight on only if nothing ahead of it waits and quota and room allow.
+        queue.lock_admission()
+        waiting = list(
+            TrainingJob.objects.filter(status=JobStatus.QUEUED)
+            .only(*queue.QUEUED_FIELDS)
+            .order_by("created_at")[: queue.MAX_QUEUE_SCAN]
+        )
+        state = queue.load_state(known)
+    decisions = queue.plan([*waiting, job], state)
+    mine = next(d for d in decisions if d.job is job)
+    job.status_reason, job.status_message, job.queue_position = "", "", None
+    if mine.admitted:
+        job.status = JobStatus.PENDING
+        job.candidate_clusters = mine.candidates
+        note = f"Accepted; candidate clusters: {', '.join(mine.candidates)}."
+        if not limits.unlimited:
+            note += f" {mine.message}"
+        reason = "Created"
+    else:
+        job.status = JobStatus.QUEUED
+        # Shown while it waits; the admission sets the clusters that have room then.
+        job.candidate_clusters = rank_candidates(
+            possible, demand=demand, strategy=settings.PLACEMENT_STRATEGY, clusters=known
+        )
+        job.status_reason, job.status_message = mine.reason, mine.message
+        job.queue_position = mine.position
+        note = f"Accepted into the queue: {mine.message}"
+        reason = "Queued"
+    # The manifests are fixed at creation (or at admission, for a queued job): every retry
+    # sends exactly what the page shows.
+    job.manifests = _manifests(job)
+    job.save(force_insert=True)
+    _record(job.id, "", job.status, reason=reason, message=note)
+    others = [d for d in decisions if d.job is not job]
+    for decision in others:
+        if decision.admitted:
+            job_admit(
+                job_id=decision.job.id, candidates=decision.candidates, message=decision.message
+            )
+    queue.write_waiting([d for d in others if not d.admitted])
 
 
 def _check_quota_allows(spec: Any, limits: queue.Limits) -> None:
@@ -282,26 +319,6 @@ def _check_quota_allows(spec: Any, limits: queue.Limits) -> None:
         fields.setdefault(path, []).append(reason)
     if fields:
         raise SpecError(fields, message="The job exceeds what its namespace's quota allows.")
-
-
-def _insert_job(job: TrainingJob, *, reason: str, message: str) -> None:
-    # Kubernetes names carry 8 hex digits of the id: two jobs of the same name can, rarely,
-    # draw the same ones. A fresh id makes a fresh name; the unique column is the referee.
-    for attempt in range(3):
-        job.k8s_name = kubernetes_name(job.name, job.id)
-        # The manifests are fixed at creation (or at admission, for a queued job): every
-        # retry sends exactly what the page shows.
-        job.manifests = _manifests(job)
-        try:
-            with transaction.atomic():
-                job.save(force_insert=True)
-                _record(job.id, "", job.status, reason=reason, message=message)
-        except IntegrityError:
-            if attempt == 2 or not TrainingJob.objects.filter(k8s_name=job.k8s_name).exists():
-                raise
-            job.id = uuid.uuid4()
-            continue
-        break
 
 
 def _manifests(job: TrainingJob) -> list[dict[str, Any]]:

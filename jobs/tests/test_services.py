@@ -139,8 +139,8 @@ class TestStatus:
 
     def test_a_create_reads_each_thing_once(self, alice, fleet):
         """The create path's query budget: the token and the user come with the request;
-        the operator rule, the grants, the clusters, the quota, the queue check, the usage,
-        and the inserts each once. A second read of the same rows is a regression that
+        the operator rule, the grants, the clusters, the quotas, the queue check, the usage,
+        and the inserts each once, in one transaction. A second read of the same rows is a regression that
         shows as lower throughput at 16 clients."""
         services.job_create(user=alice, data=body(jobName="warm"))
         fresh = type(alice).objects.get(pk=alice.pk)  # as the next request's user
@@ -149,7 +149,10 @@ class TestStatus:
         sql = [q["sql"] for q in queries]
         assert sum('FROM "clusters_membercluster"' in q for q in sql) == 1, sql
         assert sum("auth_permission" in q for q in sql) == 1, sql
-        assert len(sql) <= 13, sql
+        assert sum('FROM "jobs_namespacequota"' in q for q in sql) == 1, sql
+        # One transaction (here a savepoint inside the test's), none around the insert.
+        assert sum(q.startswith("SAVEPOINT") for q in sql) == 1, sql
+        assert len(sql) <= 10, sql
 
     def test_sync_does_nothing_without_active_jobs(self, alice, fleet, settings):
         settings.KARMADA_KUBECONFIG_PATH = "/nonexistent"  # would fail if it touched Karmada
