@@ -140,8 +140,8 @@ class TestStatus:
     def test_a_create_reads_each_thing_once(self, alice, fleet):
         """The create path's query budget: the token and the user come with the request;
         the operator rule, the grants, the clusters, the quotas, the queue check, the usage,
-        and the inserts each once, in one transaction. A second read of the same rows is a regression that
-        shows as lower throughput at 16 clients."""
+        and the inserts each once, in one transaction. A second read of the same rows is a
+        regression that shows as lower throughput at 16 clients."""
         services.job_create(user=alice, data=body(jobName="warm"))
         fresh = type(alice).objects.get(pk=alice.pk)  # as the next request's user
         with CaptureQueriesContext(connection) as queries:
