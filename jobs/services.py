@@ -8,6 +8,7 @@ Karmada always happens outside transactions.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import logging
@@ -16,6 +17,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+import redis
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import IntegrityError, transaction
@@ -77,6 +79,7 @@ from jobs.specs import (
 )
 from jobs.status import Observed, advances, implied_steps, observe
 from mlplatform import metrics
+from mlplatform.cache import CACHE_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -1036,11 +1039,18 @@ def job_pending_sweep(*, older_than: timedelta | None = None) -> dict[str, int]:
     Pending or Deleting whose chain is overdue. Nothing a user submitted is lost, and a
     chain that is merely waiting out its backoff is left alone (one chain per job)."""
     cutoff = timezone.now() - (older_than or timedelta(seconds=settings.JOB_PENDING_RESUBMIT_AFTER))
-    pending = list(
+    stalled = list(
         TrainingJob.objects.filter(_stalled(cutoff), status=JobStatus.PENDING)
         .exclude(status_reason=INTERNAL_ERROR_REASON)
-        .values_list("id", flat=True)[:200]
+        .order_by("updated_at")
+        .values_list("id", "submit_token")[:200]
     )
+    # Behind a burst, a submission can wait in the broker longer than the cutoff: it is
+    # late, not lost. A new chain would supersede it and wait at the back of the queue, so
+    # the job would be submitted later, after a second message. Only messages no longer in
+    # the broker's queue (a worker died holding them, Redis lost them) start a new chain.
+    queued = queued_submit_tokens() if stalled else set()
+    pending = [job_id for job_id, token in stalled if str(token) not in queued]
     deleting = list(
         TrainingJob.objects.filter(_stalled(cutoff), status=JobStatus.DELETING)
         .exclude(status_reason__in=(DELETE_FAILED_REASON, INTERNAL_ERROR_REASON))
@@ -1053,7 +1063,57 @@ def job_pending_sweep(*, older_than: timedelta | None = None) -> dict[str, int]:
         # Touch it so the next sweep waits a full period before enqueueing it again.
         TrainingJob.objects.filter(id=job_id).update(updated_at=timezone.now())
         _enqueue_delete(job_id)
-    return {"pending": len(pending), "deleting": len(deleting)}
+    queued_count = len(stalled) - len(pending)
+    return {"pending": len(pending), "deleting": len(deleting), "queued": queued_count}
+
+
+def queued_submit_tokens() -> set[str]:
+    """The chain tokens of the submissions waiting in the broker's queue: what a worker
+    will still take. Messages a worker holds (reserved, running, or lost with it) are not
+    in it. Empty when the broker is not Redis or cannot be read: then every stalled job is
+    presumed lost, as a sweep that knows nothing must."""
+    from jobs.tasks import job_submit_task
+
+    url = settings.CELERY_BROKER_URL or ""
+    if not url.startswith(("redis://", "rediss://")):
+        return set()
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5)
+        try:
+            pipe = client.pipeline(transaction=False)
+            for name in broker_queue_lists():
+                pipe.lrange(name, 0, -1)
+            raw = [item for items in pipe.execute() for item in items]
+        finally:
+            client.close()
+    except CACHE_DOWN as exc:
+        log.warning("pending sweep: cannot read the broker's queue (%s)", exc)
+        return set()
+    tokens = set()
+    for item in raw:
+        try:
+            message = json.loads(item)
+            if message.get("headers", {}).get("task") != job_submit_task.name:
+                continue
+            body = message["body"]
+            if message.get("properties", {}).get("body_encoding") == "base64":
+                body = base64.b64decode(body)
+            _args, kwargs, _embed = json.loads(body)
+        except (ValueError, KeyError, TypeError):
+            continue  # not a message this platform wrote
+        if kwargs.get("token"):
+            tokens.add(str(kwargs["token"]))
+    return tokens
+
+
+def broker_queue_lists() -> list[str]:
+    """The Redis lists Celery's default queue is stored in: one per priority step, named
+    as kombu's Redis transport names them (``celery``, ``celery:3``, ...)."""
+    queue = getattr(settings, "CELERY_TASK_DEFAULT_QUEUE", "celery")
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    sep = options.get("sep", "\x06\x16")
+    steps = options.get("priority_steps", [0, 3, 6, 9])
+    return [queue if step == 0 else f"{queue}{sep}{step}" for step in steps]
 
 
 def job_cleanup_sweep(*, orphans: bool = True) -> dict[str, int]:

@@ -61,6 +61,46 @@ class TestOneChain:
         # And the new chain is not started twice by the next sweep.
         assert services.job_pending_sweep()["pending"] == 0
 
+    def test_sweep_leaves_a_submission_still_waiting_in_the_broker_alone(
+        self, alice, fleet, settings
+    ):
+        import redis
+
+        # A queue of this test's own on the real broker: no worker reads it, as no worker
+        # gets to a message at the back of a long burst.
+        queue = f"sweep-{uuid.uuid4().hex[:8]}"
+        settings.CELERY_TASK_DEFAULT_QUEUE = queue
+        broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+        job = services.job_create(user=alice, data=body())
+        token = job.submit_token
+        tasks.job_submit_task.apply_async(
+            kwargs={"job_id": str(job.id), "token": str(token)}, queue=queue
+        )
+        try:
+            assert broker.llen(f"{queue}:{tasks.BURST_PRIORITY}") == 1
+            _age(job, updated_at=3600)
+            # Late, not lost: the chain it has is left to run.
+            assert services.job_pending_sweep() == {"pending": 0, "deleting": 0, "queued": 1}
+            job.refresh_from_db()
+            assert job.submit_token == token
+
+            # The message gone (a worker died holding it, or Redis lost it): a new chain.
+            broker.delete(*services.broker_queue_lists())
+            assert services.job_pending_sweep() == {"pending": 1, "deleting": 0, "queued": 0}
+            job.refresh_from_db()
+            assert job.submit_token != token
+        finally:
+            broker.delete(*services.broker_queue_lists(), f"_kombu.binding.{queue}")
+
+    def test_sweep_presumes_lost_what_it_cannot_see_in_an_unreachable_broker(
+        self, alice, fleet, settings
+    ):
+        settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+        job = services.job_create(user=alice, data=body())
+        _age(job, updated_at=3600)
+
+        assert services.job_pending_sweep()["pending"] == 1
+
     def test_resubmit_of_a_pending_job_supersedes_instead_of_adding_a_chain(
         self, alice, fleet, settings
     ):
