@@ -3,6 +3,7 @@ them). Polling lives in testbed.polling, which the testbed itself uses too."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -17,18 +18,17 @@ def token_client(user: Any) -> Any:
     return client
 
 
-def delete_jobs_left(client: Any, *, timeout: float = 90) -> None:
-    """Delete through the API every job a test left behind (``client``: an API client, or a
-    function of the job that returns the client allowed to delete it), then wait until
-    Karmada no longer holds any of them, so the shared testbed does not fill up."""
+def delete_jobs_left(client_for: Callable[[Any], Any], *, timeout: float = 90) -> None:
+    """Delete through the API every job a test left behind (``client_for``: the API client
+    allowed to delete a given job), then wait until Karmada no longer holds any of them, so
+    the shared testbed does not fill up."""
     from jobs.models import TrainingJob
     from testbed.polling import wait_for
 
-    client_for = client if callable(client) and not hasattr(client, "delete") else None
     for job in TrainingJob.objects.exclude(status__in=["Deleting", "Deleted"]).only(
         "id", "namespace"
     ):
-        (client_for(job) if client_for else client).delete(f"/api/v1/jobs/{job.id}")
+        client_for(job).delete(f"/api/v1/jobs/{job.id}")
     wait_for(
         lambda: not TrainingJob.objects.filter(status="Deleting").exists(),
         timeout=timeout,

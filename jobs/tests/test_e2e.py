@@ -28,7 +28,7 @@ def api(engineer, celery_stack):
 
     client = token_client(engineer)
     yield client
-    delete_jobs_left(client)
+    delete_jobs_left(lambda _job: client)
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ GPU_CLUSTER, CPU_CLUSTER = "member-cluster-1", "member-cluster-2"
 def api(engineer, celery_stack, karmada):
     client = token_client(engineer)
     yield client
-    delete_jobs_left(client)
+    delete_jobs_left(lambda _job: client)
 
 
 @pytest.fixture

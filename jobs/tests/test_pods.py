@@ -158,7 +158,7 @@ def api(engineer, celery_stack, karmada):
     the shared testbed does not fill up."""
     client = token_client(engineer)
     yield client
-    delete_jobs_left(client)
+    delete_jobs_left(lambda _job: client)
 
 
 def _body(name: str, framework: str, cluster: str) -> dict:
