@@ -36,23 +36,36 @@ def is_platform_operator(user: Any) -> bool:
     Django's ``has_perm`` answers the same, but reads all of the user's and their groups'
     permissions in two queries; every API call and page asks this, so one EXISTS instead
     (remembered on the user object for the rest of the request)."""
+    known = known_operator(user)
+    if known is None:
+        known = remember_operator(user, operator_permission(user).exists())
+    return known
+
+
+def known_operator(user: Any) -> bool | None:
+    """What is already known without a query: False for anonymous or inactive users, True
+    for superusers, the remembered answer, or None (ask ``operator_permission``)."""
     if not user.is_authenticated or not user.is_active:
         return False
     if user.is_superuser:
         return True
-    cached = getattr(user, "_mlplatform_operator", None)
-    if cached is None:
-        from django.contrib.auth.models import Permission
-        from django.db.models import Q
+    return getattr(user, "_mlplatform_operator", None)
 
-        app_label, codename = OPERATE_ALL_NAMESPACES.split(".")
-        cached = (
-            Permission.objects.filter(content_type__app_label=app_label, codename=codename)
-            .filter(Q(user=user) | Q(group__user=user))
-            .exists()
-        )
-        user._mlplatform_operator = cached
-    return cached
+
+def remember_operator(user: Any, is_operator: bool) -> bool:
+    user._mlplatform_operator = is_operator
+    return is_operator
+
+
+def operator_permission(user: Any) -> Any:
+    """The rows (the user's or their groups') that hold ``operate_all_namespaces``."""
+    from django.contrib.auth.models import Permission
+    from django.db.models import Q
+
+    app_label, codename = OPERATE_ALL_NAMESPACES.split(".")
+    return Permission.objects.filter(content_type__app_label=app_label, codename=codename).filter(
+        Q(user=user) | Q(group__user=user)
+    )
 
 
 def operators_group():

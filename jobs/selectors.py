@@ -9,13 +9,13 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.models import User as AuthUser
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
 from django.utils.dateparse import parse_datetime
 
 from clusters.client import get_client
 from jobs.exceptions import PodNotFound
 from jobs.models import JobEvent, JobStatus, NamespaceGrant, TrainingJob
-from jobs.roles import is_platform_operator
+from jobs.roles import known_operator, operator_permission, remember_operator
 
 # Django's own user model (the project sets no other): its groups carry namespace grants.
 User = AuthUser | AnonymousUser
@@ -37,10 +37,23 @@ def visible_namespaces(*, user: User) -> set[str] | None:
     applies."""
     if not user.is_authenticated:
         return set()
-    if is_platform_operator(user):
+    operator = known_operator(user)
+    if operator:
         return None
     grants = NamespaceGrant.objects.filter(Q(user=user) | Q(group__in=user.groups.all()))
-    return set(grants.values_list("namespace", flat=True))
+    if operator is False:
+        return set(grants.values_list("namespace", flat=True))
+    # Every API call and page asks this first: grants and the operator permission in one
+    # round trip, the permission's rows marked.
+    rows = grants.annotate(operator=Value(False)).values_list("namespace", "operator")
+    held = operator_permission(user).annotate(namespace=Value(""), operator=Value(True))
+    namespaces, is_operator = set(), False
+    for namespace, marked in rows.union(held.values_list("namespace", "operator"), all=True):
+        if marked:
+            is_operator = True
+        else:
+            namespaces.add(namespace)
+    return None if remember_operator(user, is_operator) else namespaces
 
 
 def namespace_suggestions() -> list[str]:

@@ -95,6 +95,29 @@ def test_the_rule_agrees_with_djangos_permissions_in_one_query(
             assert is_platform_operator(fresh) is expected
 
 
+def test_what_a_user_sees_is_read_in_one_query_with_the_operator_permission(
+    make_user, operator, django_assert_num_queries
+):
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    plain = make_user("grace", namespaces=("team-a",))
+    grouped = Group.objects.create(name="vision")
+    NamespaceGrant.objects.create(group=grouped, namespace="team-b")
+    plain.groups.add(grouped)
+    NamespaceGrant.objects.create(user=operator, namespace="team-z")  # moot for an operator
+    nobody = make_user("heidi", namespaces=())
+    cases = [(plain, {"team-a", "team-b"}, False), (operator, None, True), (nobody, set(), False)]
+    for user, seen, is_operator in cases:
+        fresh = User.objects.get(pk=user.pk)
+        with django_assert_num_queries(1):
+            assert visible_namespaces(user=fresh) == seen
+            # The permission came with it: asking the role again costs nothing.
+            assert is_platform_operator(fresh) is is_operator
+        with django_assert_num_queries(0 if is_operator else 1):
+            assert visible_namespaces(user=fresh) == seen
+
+
 # --- API ------------------------------------------------------------------------------
 
 
