@@ -276,7 +276,8 @@ class JobOutputSerializer(JobInsightFieldsMixin):
         against DRF's own walk for jobs in every state. A field a subclass adds (the detail's
         events and manifests) goes through DRF as usual."""
         job = instance
-        iso = _iso_datetime()
+        iso = getattr(self, "_iso", None) or _iso_datetime()
+        self._iso = iso  # one time zone for a whole page
         waiting = None
         if job.is_waiting:
             since = job.waiting_since
@@ -355,11 +356,14 @@ class JobOutputSerializer(JobInsightFieldsMixin):
 
     def _fields_of_subclass(self) -> list[serializers.Field]:
         """Readable fields that ``JobOutputSerializer`` does not declare (computed once per
-        serializer: a list serializer reuses one child for every job)."""
+        serializer: a list serializer reuses one child for every job). Without any, the
+        bound fields are never built: DRF deep-copies every declaration to build them."""
         extra = getattr(self, "_extra_fields", None)
         if extra is None:
             own = JobOutputSerializer._declared_fields
-            extra = [f for f in self._readable_fields if f.field_name not in own]
+            extra = []
+            if set(type(self)._declared_fields) - set(own):
+                extra = [f for f in self._readable_fields if f.field_name not in own]
             self._extra_fields = extra
         return extra
 
