@@ -190,6 +190,8 @@ def database_config(value: str | None) -> dict[str, Any]:
         config = dj_database_url.parse(value, conn_max_age=60, conn_health_checks=True)
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL: {exc}") from exc
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        config["ENGINE"] = "mlplatform.postgresql"  # Django's, with a faster timestamp read
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # Asked for explicitly. Web, worker and beat share the file: WAL and immediate
         # transactions keep the one-second sync from tripping over page requests.

@@ -43,7 +43,7 @@ def test_sqlite_is_used_only_when_asked_for(tmp_path):
     assert config["ENGINE"] == "django.db.backends.sqlite3"
     assert config["NAME"] == f"{tmp_path}/db.sqlite3"
     assert "journal_mode=WAL" in config["OPTIONS"]["init_command"]
-    assert database_config("postgres://u@db/x")["ENGINE"] == "django.db.backends.postgresql"
+    assert database_config("postgres://u@db/x")["ENGINE"] == "mlplatform.postgresql"
 
 
 def test_without_database_url_a_query_says_to_set_it():
