@@ -42,10 +42,18 @@ class AlgorithmOutputSerializer(serializers.Serializer):
     command = serializers.SerializerMethodField(help_text="The entrypoint override, or null.")
 
     def get_image(self, job: TrainingJob) -> str | None:
-        return job.image if job.algorithm_source == AlgorithmSource.CUSTOM else None
+        return _custom_image(job)
 
     def get_command(self, job: TrainingJob) -> list[str] | None:
-        return list(job.command) or None
+        return _command(job)
+
+
+def _custom_image(job: TrainingJob) -> str | None:
+    return job.image if job.algorithm_source == AlgorithmSource.CUSTOM else None
+
+
+def _command(job: TrainingJob) -> list[str] | None:
+    return list(job.command) or None
 
 
 class InstanceResourcesOutputSerializer(serializers.Serializer):
@@ -100,9 +108,13 @@ class WaitingOutputSerializer(serializers.Serializer):
     seconds = serializers.SerializerMethodField(help_text="How long it has waited so far.")
 
     def get_seconds(self, job: TrainingJob) -> float | None:
-        if job.waiting_since is None:
-            return None
-        return max(0.0, round((timezone.now() - job.waiting_since).total_seconds(), 1))
+        return _waited_seconds(job)
+
+
+def _waited_seconds(job: TrainingJob) -> float | None:
+    if job.waiting_since is None:
+        return None
+    return max(0.0, round((timezone.now() - job.waiting_since).total_seconds(), 1))
 
 
 class ReplicaPodOutputSerializer(serializers.Serializer):
@@ -280,31 +292,24 @@ class JobOutputSerializer(JobInsightFieldsMixin):
         self._iso = iso  # one time zone for a whole page
         waiting = None
         if job.is_waiting:
-            since = job.waiting_since
             waiting = {
                 "layer": job.waiting_layer,
                 "reason": job.waiting_reason,
                 "message": job.waiting_message,
-                "since": iso(since),
-                "seconds": None
-                if since is None
-                else max(0.0, round((timezone.now() - since).total_seconds(), 1)),
+                "since": iso(job.waiting_since),
+                "seconds": _waited_seconds(job),
             }
-        failed = job.status == JobStatus.FAILED
-        custom = job.algorithm_source == AlgorithmSource.CUSTOM
         owner = job.owner
         data: dict[str, Any] = {
-            "waitingReason": job.waiting_line or None,
+            "waitingReason": self.get_waitingReason(job),
             "waiting": waiting,
-            "failureClass": (job.failure_class or FailureClass.UNKNOWN) if failed else None,
-            "failureSummary": (job.failure_summary or job.status_message or None)
-            if failed
-            else None,
-            "replicas": list(job.replica_status or []),
+            "failureClass": self.get_failureClass(job),
+            "failureSummary": self.get_failureSummary(job),
+            "replicas": self.get_replicas(job),
             "replicasReadAt": iso(job.insight_at),
-            "queuedSeconds": _rounded(job.queued_seconds),
-            "runningSeconds": _rounded(job.running_seconds),
-            "totalSeconds": _rounded(job.total_seconds),
+            "queuedSeconds": self.get_queuedSeconds(job),
+            "runningSeconds": self.get_runningSeconds(job),
+            "totalSeconds": self.get_totalSeconds(job),
             "id": str(job.id),
             "jobName": job.name,
             "namespace": job.namespace,
@@ -313,8 +318,8 @@ class JobOutputSerializer(JobInsightFieldsMixin):
                 "source": job.algorithm_source,
                 "algorithmName": job.algorithm_name,
                 "framework": job.framework,
-                "image": job.image if custom else None,
-                "command": list(job.command) or None,
+                "image": _custom_image(job),
+                "command": _command(job),
             },
             "resources": {
                 "instanceResources": {
