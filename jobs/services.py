@@ -520,13 +520,17 @@ def _chain_filter(token: uuid.UUID | str | None) -> Q:
     return Q(submit_token=token) if token else Q()
 
 
-def _start_submit_chain(job_id: uuid.UUID) -> None:
-    """Make a new chain the only one allowed to submit the job, then enqueue it."""
+def _start_submit_chain(job_id: uuid.UUID) -> bool:
+    """Make a new chain the only one allowed to submit the job, then enqueue it. Only for
+    a job still Pending: one submitted, deleted or failed since the caller looked keeps
+    its token and gets no message. Returns whether a chain started."""
     token = uuid.uuid4()
-    TrainingJob.objects.filter(id=job_id).update(
+    if not TrainingJob.objects.filter(id=job_id, status=JobStatus.PENDING).update(
         submit_token=token, next_attempt_at=None, updated_at=timezone.now()
-    )
+    ):
+        return False
     transaction.on_commit(lambda: _enqueue_submit(job_id, token))
+    return True
 
 
 def job_resubmit(*, job: TrainingJob, user: User | AnonymousUser) -> TrainingJob:
@@ -1056,15 +1060,16 @@ def job_pending_sweep(*, older_than: timedelta | None = None) -> dict[str, int]:
         .exclude(status_reason__in=(DELETE_FAILED_REASON, INTERNAL_ERROR_REASON))
         .values_list("id", flat=True)[:200]
     )
+    started = 0
     for job_id in pending:
         with transaction.atomic():
-            _start_submit_chain(job_id)
+            started += _start_submit_chain(job_id)
     for job_id in deleting:
         # Touch it so the next sweep waits a full period before enqueueing it again.
         TrainingJob.objects.filter(id=job_id).update(updated_at=timezone.now())
         _enqueue_delete(job_id)
     queued_count = len(stalled) - len(pending)
-    return {"pending": len(pending), "deleting": len(deleting), "queued": queued_count}
+    return {"pending": started, "deleting": len(deleting), "queued": queued_count}
 
 
 def queued_submit_tokens() -> set[str]:

@@ -92,6 +92,34 @@ class TestOneChain:
         finally:
             broker.delete(*services.broker_queue_lists(), f"_kombu.binding.{queue}")
 
+    def test_sweep_starts_no_chain_for_a_job_submitted_while_it_looked(
+        self, alice, fleet, monkeypatch, django_capture_on_commit_callbacks
+    ):
+        job = services.job_create(user=alice, data=body())
+        token = job.submit_token
+        _age(job, updated_at=3600)
+
+        def submitted_meanwhile() -> set[str]:
+            # Fault: between the sweep's read and its write, the job's own chain (late,
+            # held by a worker) submits it.
+            services.job_transition(
+                job_id=job.id, old=JobStatus.PENDING, new=JobStatus.SUBMITTED, reason="Submitted"
+            )
+            return set()
+
+        monkeypatch.setattr(services, "queued_submit_tokens", submitted_meanwhile)
+        sent = []
+        real_enqueue = services._enqueue_submit
+        monkeypatch.setattr(
+            services, "_enqueue_submit", lambda *args: (sent.append(args), real_enqueue(*args))
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            result = services.job_pending_sweep()
+        assert result == {"pending": 0, "deleting": 0, "queued": 0}
+        job.refresh_from_db()
+        assert job.status == JobStatus.SUBMITTED and job.submit_token == token
+        assert sent == []  # no second message for a job already on Karmada
+
     def test_sweep_presumes_lost_what_it_cannot_see_in_an_unreachable_broker(
         self, alice, fleet, settings
     ):
