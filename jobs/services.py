@@ -908,30 +908,34 @@ def job_status_sync() -> int:
         for key, obj in cache.get(stream, (k for k in wanted_keys if f"/{kind}/" in k)).items():
             member_objs.setdefault(key, {})[member] = obj
 
-    changed = ended = 0
-    checks_left = _MISSING_CHECKS_PER_PASS
-    for job in active:
-        seen: Observed | None
-        kind = job_workload_kind(job.framework, job.backend)
-        key = keys[job.id]
-        if kind in unlisted:
-            seen = _unknown(job, reason="StatusUnknown", why=unlisted[kind])
-        else:
-            workload = template_objs.get(key)
-            if workload is None:
-                if checks_left <= 0 or budget.spent:
-                    continue  # confirmed on a later pass
-                checks_left -= 1
-                seen = _confirm_missing(client, job)
-                if seen is None:
-                    continue
+    from webhooks import services as webhook_services
+
+    # One question to the webhooks table per pass, not one per job that changed.
+    with webhook_services.listeners_read_once():
+        changed = ended = 0
+        checks_left = _MISSING_CHECKS_PER_PASS
+        for job in active:
+            seen: Observed | None
+            kind = job_workload_kind(job.framework, job.backend)
+            key = keys[job.id]
+            if kind in unlisted:
+                seen = _unknown(job, reason="StatusUnknown", why=unlisted[kind])
             else:
-                binding = binding_objs.get(key)
-                seen = observe(workload, binding, _member_copies(job, binding, member_objs))
-            seen = _note_unready_cluster(job, seen, unready)
-        if _apply_observed(job, seen):
-            changed += 1
-            ended += job.status in FINAL_STATUSES
+                workload = template_objs.get(key)
+                if workload is None:
+                    if checks_left <= 0 or budget.spent:
+                        continue  # confirmed on a later pass
+                    checks_left -= 1
+                    seen = _confirm_missing(client, job)
+                    if seen is None:
+                        continue
+                else:
+                    binding = binding_objs.get(key)
+                    seen = observe(workload, binding, _member_copies(job, binding, member_objs))
+                seen = _note_unready_cluster(job, seen, unready)
+            if _apply_observed(job, seen):
+                changed += 1
+                ended += job.status in FINAL_STATUSES
     if ended:
         queue.enqueue_admission()  # their quota and room are free for the queue
     if changed:

@@ -14,6 +14,9 @@ import json
 import logging
 import random
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -162,10 +165,37 @@ def webhook_delete(*, webhook: Webhook) -> None:
 # --- notifying ----------------------------------------------------------------------------
 
 
+# Within ``listeners_read_once()``: the statuses some webhook listens to, read on first need.
+_listened: ContextVar[list[frozenset[str]] | None] = ContextVar("webhook_listened", default=None)
+
+
+@contextmanager
+def listeners_read_once() -> Iterator[None]:
+    """For a caller that moves many jobs at once (a status-sync pass): which statuses have
+    listeners is read once, by the first transition that asks, not once per transition. A
+    webhook registered during the pass is heard from the next pass on."""
+    token = _listened.set([])
+    try:
+        yield
+    finally:
+        _listened.reset(token)
+
+
+def _someone_listens(status: str) -> bool:
+    snapshot = _listened.get()
+    if snapshot is None:
+        return Webhook.objects.filter(statuses__contains=[status]).exists()
+    if not snapshot:
+        listened = Webhook.objects.values_list("statuses", flat=True).distinct()
+        snapshot.append(frozenset(s for statuses in listened for s in statuses))
+    return status in snapshot[0]
+
+
 def notify_on_commit(*, job_id: uuid.UUID, status: str, reason: str, message: str) -> None:
     """Called inside the transaction that changed a job's status: once it commits, enqueue
-    the fan-out. Cheap when nobody listens: one indexed query on a small table, no message."""
-    if not Webhook.objects.filter(statuses__contains=[status]).exists():
+    the fan-out. Cheap when nobody listens: one indexed query on a small table (or none,
+    within ``listeners_read_once``), no message."""
+    if not _someone_listens(status):
         return
 
     def enqueue() -> None:

@@ -354,3 +354,36 @@ def test_a_finished_job_is_delivered_to_a_receiver_that_failed_first(
     assert delivery.attempts == 2 and delivery.response_code == 200
     listed = api.get("/api/v1/webhooks").json()
     assert listed[0]["lastDelivery"]["state"] == "delivered"
+
+
+def test_a_pass_of_many_changes_asks_who_listens_once(alice, django_capture_on_commit_callbacks):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jobs.services import job_transition
+
+    Webhook.objects.create(
+        owner=alice, namespace="team-a", email="alice@example.com", statuses=["Failed"]
+    )
+    jobs = [TrainingJobFactory(owner=alice, status=JobStatus.RUNNING) for _ in range(4)]
+    ends = [JobStatus.FAILED, JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.SUCCEEDED]
+
+    def move(pairs):
+        with CaptureQueriesContext(connection) as queries:
+            with django_capture_on_commit_callbacks() as callbacks:
+                for job, new in pairs:
+                    job_transition(job_id=job.id, old=JobStatus.RUNNING, new=new)
+        asked = [q for q in queries if '"webhooks_webhook"' in q["sql"]]
+        notified = [c for c in callbacks if c.__qualname__.startswith("notify_on_commit")]
+        return len(asked), len(notified)
+
+    with services.listeners_read_once():
+        assert move(list(zip(jobs[:2], ends[:2], strict=True))) == (1, 1)
+        # Registered after the pass has read: heard from the next pass on.
+        Webhook.objects.create(
+            owner=alice, namespace="team-a", email="alice@example.com", statuses=["Succeeded"]
+        )
+        assert move(list(zip(jobs[2:], ends[2:], strict=True))) == (0, 1)
+    # Outside a pass, each change asks, and sees the new webhook.
+    TrainingJob.objects.filter(id__in=[j.id for j in jobs]).update(status=JobStatus.RUNNING)
+    assert move(list(zip(jobs, ends, strict=True))) == (4, 4)
