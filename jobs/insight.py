@@ -113,14 +113,21 @@ def _empty_group(replica_type: str) -> dict[str, Any]:
 
 
 REMOVED_PHASE = "Removed"
+ENDED_PHASES = ("Succeeded", "Failed")
+
+
+def still_active(groups: list[dict[str, Any]]) -> bool:
+    """Whether a replica table counts pods pending or running (removed ones are not)."""
+    return any(group.get("pending") or group.get("running") for group in groups)
 
 
 def keep_removed(
     previous: list[dict[str, Any]], current: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """``current`` plus the pods ``previous`` had that are gone now, marked Removed: an
-    operator deletes the replicas still running when a job ends (cleanPodPolicy), and the
-    table should still show that they were there."""
+    """``current`` plus the pods ``previous`` had that are gone now: one that had ended
+    keeps its row as it was (its deletion is cleanup: a TTL, the job's own), one that had
+    not is marked Removed (an operator deletes the replicas still running when a job ends,
+    cleanPodPolicy), so the table still shows that they were there and how they ended."""
     seen = {pod["name"] for group in current for pod in group["pods"]}
     groups = {group["type"]: {**group, "pods": list(group["pods"])} for group in current}
     for group in previous:
@@ -128,7 +135,7 @@ def keep_removed(
             if pod.get("name") in seen:
                 continue
             target = groups.setdefault(group["type"], _empty_group(group["type"]))
-            if pod.get("phase") != REMOVED_PHASE:
+            if pod.get("phase") not in (REMOVED_PHASE, *ENDED_PHASES):
                 pod = {
                     **pod,
                     "phase": REMOVED_PHASE,
@@ -137,9 +144,10 @@ def keep_removed(
                 }
             target["pods"].append(pod)
             target["total"] += 1
-    order = [group["type"] for group in current] + [
-        group["type"] for group in previous if group["type"] not in {g["type"] for g in current}
-    ]
+            if pod["phase"] in ENDED_PHASES:
+                target[pod["phase"].lower()] += 1
+    # The table's order as it was (coordinators first), then any type new in this read.
+    order = dict.fromkeys([group["type"] for group in previous + current])
     return [groups[name] for name in order if name in groups]
 
 

@@ -185,6 +185,11 @@ class TrainingJob(models.Model):
     replica_status = models.JSONField(default=list, blank=True)
     # When the pods were last read into replica_status; None: not yet.
     insight_at = models.DateTimeField(null=True, blank=True)
+    # A finished job whose last read still found pods pending or running: the operator is
+    # about to remove them (cleanPodPolicy), so the insight pass reads it again until they
+    # are gone or have ended, and the table does not go on saying "Running". A default in
+    # the database too: the previous release's pods insert rows during a rolling upgrade.
+    replicas_unsettled = models.BooleanField(default=False, db_default=False)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -51,6 +51,7 @@ from jobs.insight import (
     failure_of,
     keep_removed,
     replica_groups,
+    still_active,
     waiting_of,
 )
 from jobs.manifests import (
@@ -1252,10 +1253,16 @@ def job_insight_apply(*, job: TrainingJob, pods: list[PodView]) -> bool:
     never touches the status. Returns True when something was written."""
     now = timezone.now()
     fields: dict[str, Any] = {"insight_at": now}
-    if pods:
-        groups = keep_removed(job.replica_status or [], replica_groups(pods))
+    groups = job.replica_status or []
+    # No pods of a finished job: all removed or cleaned up (an unfinished one may not have
+    # created them yet, or be re-creating them).
+    if pods or (job.is_final and groups):
+        groups = keep_removed(groups, replica_groups(pods))
         if groups != job.replica_status:
             fields["replica_status"] = groups
+    unsettled = job.is_final and still_active(groups)
+    if unsettled != job.replicas_unsettled:
+        fields["replicas_unsettled"] = unsettled
     if job.status in _INSIGHT_STATUSES:
         waiting: Waiting | None = waiting_of(pods, cluster=job.cluster)
         if waiting is None:
@@ -1307,24 +1314,34 @@ def job_insight_capture(*, job_id: uuid.UUID | str) -> bool:
     return job_insight_apply(job=job, pods=pods)
 
 
-def job_insight_sync() -> int:
-    """One insight pass: the pods of every placed, unfinished job, plus those of recently
-    finished jobs whose pods were never read (a lost capture message), with one LIST per
-    member cluster and 50 jobs; whatever the number of page views. Returns how many jobs
-    changed."""
+def insight_candidates() -> QuerySet[TrainingJob]:
+    """The jobs an insight pass reads the pods of, oldest first: every placed, unfinished
+    job, and the recently finished ones whose pods were never read since they ended (a
+    lost capture message) or were read while some still ran."""
     recent = timezone.now() - timedelta(seconds=settings.JOB_INSIGHT_RECENT_SECONDS)
-    jobs = list(
+    return (
         TrainingJob.objects.filter(
             Q(status__in=_INSIGHT_STATUSES)
             | (
                 Q(status__in=(JobStatus.SUCCEEDED, JobStatus.FAILED), finished_at__gte=recent)
-                # Never read since it ended (read while it ran, at most).
-                & (Q(insight_at__isnull=True) | Q(insight_at__lt=F("finished_at")))
+                # Never read since it ended (read while it ran, at most), or read while
+                # its operator had not yet removed the pods still running.
+                & (
+                    Q(insight_at__isnull=True)
+                    | Q(insight_at__lt=F("finished_at"))
+                    | Q(replicas_unsettled=True)
+                )
             )
         )
         .exclude(cluster="")
-        .order_by("created_at")[: settings.JOB_INSIGHT_MAX_JOBS]
+        .order_by("created_at")
     )
+
+
+def job_insight_sync() -> int:
+    """One insight pass: the pods of the insight candidates, with one LIST per member
+    cluster and 50 jobs, whatever the number of page views. Returns how many jobs changed."""
+    jobs = list(insight_candidates()[: settings.JOB_INSIGHT_MAX_JOBS])
     by_cluster: dict[str, list[TrainingJob]] = {}
     for job in jobs:
         by_cluster.setdefault(job.cluster, []).append(job)

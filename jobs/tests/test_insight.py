@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -264,6 +265,17 @@ def test_pods_removed_since_stay_in_the_table_as_removed():
     assert keep_removed(merged, after) == merged  # stable over passes
 
 
+def test_a_pod_that_had_ended_keeps_its_row_when_it_is_cleaned_up():
+    oom = pod(phase="Failed", terminated={"exitCode": 137, "reason": "OOMKilled"})
+    before = replica_groups([master_running(), oom])
+    merged = keep_removed(before, [])
+    master, worker = merged
+    assert master["pods"][0]["phase"] == "Removed" and master["running"] == 0
+    assert (worker["total"], worker["failed"]) == (1, 1)
+    assert worker["pods"][0] == before[1]["pods"][0]  # as it ended: code, reason, times
+    assert keep_removed(merged, []) == merged
+
+
 # --- what is stored, and the API's view of it ------------------------------------------------
 
 
@@ -310,6 +322,46 @@ def test_insight_apply_stores_the_wait_and_the_failure(alice):
     job.refresh_from_db()
     assert job.failure_class == FailureClass.OUT_OF_MEMORY
     assert job.failure_summary == "worker-1 exited with code 137 (OOMKilled)"
+
+
+def test_a_finished_job_read_while_a_replica_still_ran_is_read_until_it_is_gone(alice):
+    job = TrainingJobFactory(owner=alice, running=True, cluster="member-cluster-1")
+    services.job_insight_apply(job=job, pods=[master_running(), pod()])
+    TrainingJob.objects.filter(id=job.id).update(
+        status=JobStatus.FAILED, finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    assert job in services.insight_candidates()  # not read since it ended
+    # The capture: the worker was killed for memory, the master still runs (the operator
+    # is about to remove it).
+    oom = pod(phase="Failed", terminated={"exitCode": 137, "reason": "OOMKilled"})
+    assert services.job_insight_apply(job=job, pods=[master_running(), oom])
+    job.refresh_from_db()
+    assert job.replicas_unsettled and job.replica_status[0]["running"] == 1
+    assert job in services.insight_candidates()
+    # The next pass finds the master gone: Removed, the worker's row as it ended.
+    assert services.job_insight_apply(job=job, pods=[oom])
+    job.refresh_from_db()
+    master, worker = job.replica_status
+    assert master["pods"][0]["phase"] == "Removed" and master["running"] == 0
+    assert worker["failed"] == 1 and worker["pods"][0]["reason"] == "OOMKilled"
+    assert not job.replicas_unsettled and job not in services.insight_candidates()
+    assert job.failure_summary == "worker-1 exited with code 137 (OOMKilled)"
+    # Later every pod is cleaned up (a TTL): the table stays as it was, nothing is written.
+    stamp = job.updated_at
+    assert not services.job_insight_apply(job=job, pods=[])
+    job.refresh_from_db()
+    assert job.replica_status == [master, worker] and job.updated_at == stamp
+
+
+def test_rows_written_by_a_release_before_the_unsettled_flag_get_its_default(db):
+    """The previous release's pods keep inserting jobs while a rolling upgrade runs."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT column_default, is_nullable FROM information_schema.columns "
+            "WHERE table_name = 'jobs_trainingjob' AND column_name = 'replicas_unsettled'"
+        )
+        assert cursor.fetchone() == ("false", "NO")
 
 
 def test_the_api_shows_waits_only_while_waiting_and_failures_only_when_failed(api_alice, alice):
@@ -412,6 +464,33 @@ def test_the_insight_pass_reads_a_finished_job_once_more_then_leaves_it(alice, k
     services.job_insight_sync()
     job.refresh_from_db()
     assert job.insight_at > ended
+    read_at = job.insight_at
+    services.job_insight_sync()
+    job.refresh_from_db()
+    assert job.insight_at == read_at
+
+
+def test_the_insight_pass_settles_a_finished_job_read_while_a_replica_ran(alice, karmada):
+    """A capture that found the master still running (its operator about to remove it): the
+    pass reads the job again on the testbed member, where its pods are gone, marks the
+    master Removed and keeps the worker's row as it ended; then it leaves the job."""
+    ended = timezone.now() - timedelta(seconds=30)
+    oom = pod(phase="Failed", terminated={"exitCode": 137, "reason": "OOMKilled"})
+    job = TrainingJobFactory(
+        owner=alice,
+        status=JobStatus.FAILED,
+        cluster="member-cluster-1",
+        finished_at=ended,
+        insight_at=ended + timedelta(seconds=1),  # the capture
+        replica_status=replica_groups([master_running(), oom]),
+        replicas_unsettled=True,
+    )
+    services.job_insight_sync()
+    job.refresh_from_db()
+    master, worker = job.replica_status
+    assert (master["pods"][0]["phase"], master["total"], master["running"]) == ("Removed", 1, 0)
+    assert (worker["failed"], worker["pods"][0]["exitCode"]) == (1, 137)
+    assert not job.replicas_unsettled
     read_at = job.insight_at
     services.job_insight_sync()
     job.refresh_from_db()

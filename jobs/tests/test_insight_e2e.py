@@ -107,18 +107,35 @@ def test_it_says_which_replica_failed_and_how(api, engineer, outsider):
     evicted = _submit(api, _body("ins-evict", "xgboost", CPU_CLUSTER, labels={OUTCOME: "evict"}))
     fine = _submit(api, _body("ins-fine", "xgboost", CPU_CLUSTER))
 
-    job = _failed(api, oom, want_class="OutOfMemory")
+    _failed(api, oom, want_class="OutOfMemory")
+    # The table settles: a replica read while it still ran is read again until it is gone.
+    job = wait_for(
+        lambda: (
+            (j := _job(api, oom))
+            and not any(
+                p["phase"] in ("Pending", "Running") for g in j["replicas"] for p in g["pods"]
+            )
+            and j
+        ),
+        timeout=60,
+        message="the OOM job's replica table to settle",
+    )
     # Both replicas are killed for memory: the summary names whichever ended first (a tie
     # within the second names the master), and the pages say the same.
     oom_summary = job["failureSummary"]
     assert oom_summary in {f"{rtype}-0 exited with code 137 (OOMKilled)" for rtype in OOM_KILLED}
     assert job["waitingReason"] is None and job["waiting"] is None
     groups = {g["type"]: g for g in job["replicas"]}
-    # The worker may have been read while running, then removed by training-operator.
-    assert "master" in groups
-    master = groups["master"]
-    assert (master["total"], master["failed"]) == (1, 1)
-    row = master["pods"][0]
+    # The replica that ended first failed for memory. The job fails with it; if the other
+    # one still ran then, training-operator removed it (cleanPodPolicy Running), or it was
+    # never read at all.
+    first = oom_summary.split("-0 ", 1)[0]
+    assert set(groups) <= set(OOM_KILLED) and first in groups, groups
+    killed = groups[first]
+    assert (killed["total"], killed["failed"]) == (1, 1)
+    for rtype in set(groups) - {first}:
+        assert [p["phase"] for p in groups[rtype]["pods"]] in (["Failed"], ["Removed"])
+    row = killed["pods"][0]
     assert (row["phase"], row["exitCode"], row["reason"], row["index"]) == (
         "Failed",
         137,
