@@ -16,11 +16,19 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/versions.env"
 cache=${TESTBED_CACHE:-$HOME/.cache/mlplatform/testbed}
 mkdir -p "$cache"
+log() { printf '[testbed build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# One build per cache at a time: a second one (a test session that starts while a build
+# runs in another shell) waits for the first, then finds what it built, instead of both
+# writing the same source trees.
+exec 9>"$cache/.build.lock"
+if ! flock -n 9; then
+  log "another testbed/build.sh is building into $cache; waiting for it to finish"
+  flock 9
+fi
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 export CGO_ENABLED=0
 ldflags_strip="-s -w"
-
-log() { printf '[testbed build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # A component directory is complete only when its marker exists, so an interrupted
 # build is redone instead of leaving half a set of binaries.
