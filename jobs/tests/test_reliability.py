@@ -15,7 +15,7 @@ import pytest
 import yaml
 from django.utils import timezone
 
-from clusters.client import ClusterError, ref_for
+from clusters.client import ClusterError, KarmadaClient, ref_for
 from clusters.models import ControlPlaneHealth, MemberCluster
 from jobs import services, tasks
 from jobs.models import JobEvent, JobStatus, TrainingJob
@@ -357,6 +357,8 @@ class TestSyncOnKarmada:
                 timeout=30,
                 message="workload gone from Karmada",
             )
+            # Submitted long enough ago that a workload the watch does not show is asked for.
+            _age(job, submitted_at=60)
             services.job_status_sync()
             job.refresh_from_db()
             assert job.status != JobStatus.FAILED and job.missing_since
@@ -370,6 +372,29 @@ class TestSyncOnKarmada:
             assert "not found at" in job.status_message
         finally:
             self._cleanup(live, job)
+
+    def test_a_just_submitted_workload_is_left_to_the_watch(self, alice, live, monkeypatch):
+        # A row says Submitted, but nothing reached Karmada: as the sync sees a job whose
+        # workload its watch has not brought yet. No GET for it until the grace is over.
+        job = services.job_create(user=alice, data=body(jobName="rel-grace"))
+        TrainingJob.objects.filter(id=job.id).update(
+            status=JobStatus.SUBMITTED, submitted_at=timezone.now(), updated_at=timezone.now()
+        )
+        asked: list[str] = []
+        real_get = KarmadaClient.get
+
+        def get(self, ref, *args, **kwargs):
+            asked.append(ref.name)
+            return real_get(self, ref, *args, **kwargs)
+
+        monkeypatch.setattr(KarmadaClient, "get", get)
+        services.job_status_sync()
+        job.refresh_from_db()
+        assert job.k8s_name not in asked and job.missing_since is None
+        _age(job, submitted_at=60, updated_at=0)
+        services.job_status_sync()
+        job.refresh_from_db()
+        assert job.k8s_name in asked and job.missing_since and job.status == JobStatus.SUBMITTED
 
     def test_a_workload_seen_again_clears_the_suspicion(self, alice, live):
         job = self._submitted(alice, "rel-back")
