@@ -434,9 +434,10 @@ def job_submit(*, job_id: uuid.UUID | str, token: uuid.UUID | str | None = None)
     try:
         client = get_client()
         client.ensure_namespace(job.namespace)
-        # The policy first: Karmada's detector then binds the workload the moment it appears.
-        client.create(policy)
-        client.create(workload)
+        # The policy first: Karmada's detector then binds the workload the moment it
+        # appears, claimed for the policy from the start (clusters.karmada.claimed_by).
+        created = client.create(policy)
+        client.create(karmada.claimed_by(workload, created))
     except ClusterError as exc:
         if exc.permanent:
             if job_transition(

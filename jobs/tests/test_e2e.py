@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from clusters.client import ResourceRef
+from clusters.karmada import POLICY_PERMANENT_ID_LABEL
 from jobs.models import JobEvent, TrainingJob
 from jobs.tests.contract import readme_example
 from testbed.polling import wait_for
@@ -94,6 +95,13 @@ def test_readme_xgboost_example_runs_to_success_and_deletes(api, stack, engineer
         message="ResourceBinding scheduled",
     )
     assert [c["name"] for c in binding["spec"]["clusters"]] == ["member-cluster-1"]
+    # Created claimed for its policy: Karmada bound it without writing the template first
+    # (the only write to its metadata is the platform's create).
+    template = karmada.get(workload_ref)["metadata"]
+    policy_id = karmada.get(policy_ref)["metadata"]["labels"][POLICY_PERMANENT_ID_LABEL]
+    assert template["labels"][POLICY_PERMANENT_ID_LABEL] == policy_id
+    writes = [m for m in template["managedFields"] if not m.get("subresource")]
+    assert len(writes) == 1, writes
 
     member_job = wait_for(
         lambda: _member_get(karmada, "member-cluster-1", job),

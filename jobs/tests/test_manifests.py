@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from clusters import karmada
 from jobs.frameworks import FRAMEWORKS, get_framework
 from jobs.manifests import (
     LAUNCHER_CPU_CORES,
@@ -785,3 +786,28 @@ def test_v2_name_leaves_room_for_jobset_names():
     job = v2(make_job("horovod", name="x" * 80))
     name = build_manifests(job)[0]["metadata"]["name"]
     assert len(f"{name}-launcher-0") <= 63
+
+
+def test_a_workload_is_created_claimed_by_its_policy():
+    policy = {
+        "metadata": {
+            "name": "demo-xgboostjob",
+            "namespace": "team-a",
+            "labels": {karmada.POLICY_PERMANENT_ID_LABEL: "0b6c-id"},
+        }
+    }
+    workload = {"kind": "XGBoostJob", "metadata": {"name": "demo", "labels": {"app": "x"}}}
+    claimed = karmada.claimed_by(workload, policy)["metadata"]
+    assert claimed["labels"] == {"app": "x", karmada.POLICY_PERMANENT_ID_LABEL: "0b6c-id"}
+    assert claimed["annotations"] == {
+        karmada.POLICY_NAMESPACE_ANNOTATION: "team-a",
+        karmada.POLICY_NAME_ANNOTATION: "demo-xgboostjob",
+    }
+    assert workload["metadata"] == {"name": "demo", "labels": {"app": "x"}}, "input changed"
+
+
+def test_a_policy_without_a_permanent_id_leaves_the_workload_unclaimed():
+    # Karmada before its permanent ids, or a policy read back without labels: the detector
+    # claims the template itself, as it always did.
+    workload = {"kind": "XGBoostJob", "metadata": {"name": "demo"}}
+    assert karmada.claimed_by(workload, {"metadata": {"name": "p"}}) is workload
