@@ -945,7 +945,12 @@ def job_status_sync() -> int:
         else:
             workload = template_objs.get(key)
             if workload is None:
-                if job.missing_since is None and job.submitted_at and job.submitted_at > grace_from:
+                if (
+                    job.missing_since is None
+                    and job.status_reason not in _UNREAD_REASONS
+                    and job.submitted_at
+                    and job.submitted_at > grace_from
+                ):
                     continue  # just created: the watch shows it on a later pass, not a GET
                 if checks_left <= 0 or budget.spent:
                     continue  # confirmed on a later pass
@@ -999,6 +1004,12 @@ def _member_copies(
         if member in placed
         and ((obj.get("metadata") or {}).get("labels") or {}).get(watch.JOB_ID_LABEL) == str(job.id)
     ]
+
+
+# Reasons that say a job's status could not be read (Karmada down, a kind not served). A
+# job showing one is read at once when Karmada answers again, even when just submitted,
+# rather than left to a watch that is still catching up after the outage.
+_UNREAD_REASONS = frozenset({"KarmadaUnreachable", "StatusUnknown"})
 
 
 def _unknown(job: TrainingJob, *, reason: str, why: str) -> Observed:

@@ -396,6 +396,27 @@ class TestSyncOnKarmada:
         job.refresh_from_db()
         assert job.k8s_name in asked and job.missing_since and job.status == JobStatus.SUBMITTED
 
+    def test_a_just_submitted_job_marked_unread_is_read_at_once(self, alice, live, monkeypatch):
+        # Karmada was down: the job says its status could not be read. When Karmada answers
+        # again, the job is read at once, not left to a watch still catching up.
+        job = services.job_create(user=alice, data=body(jobName="rel-unread"))
+        TrainingJob.objects.filter(id=job.id).update(
+            status=JobStatus.SUBMITTED,
+            status_reason="KarmadaUnreachable",
+            submitted_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+        asked: list[str] = []
+        real_get = KarmadaClient.get
+
+        def get(self, ref, *args, **kwargs):
+            asked.append(ref.name)
+            return real_get(self, ref, *args, **kwargs)
+
+        monkeypatch.setattr(KarmadaClient, "get", get)
+        services.job_status_sync()
+        assert job.k8s_name in asked
+
     def test_a_workload_seen_again_clears_the_suspicion(self, alice, live):
         job = self._submitted(alice, "rel-back")
         try:
