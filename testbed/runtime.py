@@ -242,12 +242,24 @@ def _wait_healthy(lay: Layout, plist: list[Proc], started: dict, timeout: float)
 
 
 def _crd_established(kube: Kube, name: str) -> bool:
+    """Established, and its objects can be listed: for a moment after Established the API
+    server answers a LIST with 429 "storage is (re)initializing" (its watch cache for the
+    resource is still filling), which a test's first status sync on a fresh testbed got.
+    That 429 is a KubeError, which the caller's wait retries."""
     crd = kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
-    return bool(crd) and any(
+    established = bool(crd) and any(
         c["type"] == "Established" and c["status"] == "True"
         # A CRD just created may carry "conditions": null.
         for c in (crd.get("status") or {}).get("conditions") or []
     )
+    if not established:
+        return False
+    spec = crd["spec"]
+    version = next(v["name"] for v in spec["versions"] if v.get("storage"))
+    kube.request(
+        "GET", f"/apis/{spec['group']}/{version}/{spec['names']['plural']}", query={"limit": "1"}
+    )
+    return True
 
 
 def _stop_everything(home: Path) -> int:

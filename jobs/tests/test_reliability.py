@@ -288,6 +288,19 @@ def hung_server():
     listener.close()
 
 
+def _names_asked_for(monkeypatch) -> list[str]:
+    """The names of the objects the Karmada client GETs from now on (the real GETs)."""
+    asked: list[str] = []
+    real_get = KarmadaClient.get
+
+    def get(self, ref, *args, **kwargs):
+        asked.append(ref.name)
+        return real_get(self, ref, *args, **kwargs)
+
+    monkeypatch.setattr(KarmadaClient, "get", get)
+    return asked
+
+
 @pytest.mark.testbed
 class TestSyncOnKarmada:
     @pytest.fixture
@@ -380,14 +393,7 @@ class TestSyncOnKarmada:
         TrainingJob.objects.filter(id=job.id).update(
             status=JobStatus.SUBMITTED, submitted_at=timezone.now(), updated_at=timezone.now()
         )
-        asked: list[str] = []
-        real_get = KarmadaClient.get
-
-        def get(self, ref, *args, **kwargs):
-            asked.append(ref.name)
-            return real_get(self, ref, *args, **kwargs)
-
-        monkeypatch.setattr(KarmadaClient, "get", get)
+        asked = _names_asked_for(monkeypatch)
         services.job_status_sync()
         job.refresh_from_db()
         assert job.k8s_name not in asked and job.missing_since is None
@@ -406,14 +412,7 @@ class TestSyncOnKarmada:
             submitted_at=timezone.now(),
             updated_at=timezone.now(),
         )
-        asked: list[str] = []
-        real_get = KarmadaClient.get
-
-        def get(self, ref, *args, **kwargs):
-            asked.append(ref.name)
-            return real_get(self, ref, *args, **kwargs)
-
-        monkeypatch.setattr(KarmadaClient, "get", get)
+        asked = _names_asked_for(monkeypatch)
         services.job_status_sync()
         assert job.k8s_name in asked
 
