@@ -41,6 +41,8 @@ BUCKETS = (
 
 HISTOGRAMS = {
     "status_sync_seconds": "Wall time of one status-sync pass.",
+    "status_sync_watch_seconds": "The part of a status-sync pass spent bringing its "
+    "watched streams up to date (reading Karmada and the members through it).",
     "status_lag_seconds": "From a workload's condition change on its member to the "
     "platform's history entry for it.",
     "submit_latency_seconds": "From a job's creation to its objects existing on Karmada.",

@@ -337,9 +337,11 @@ def test_a_gpu_job_without_targets_is_offered_only_the_gpu_cluster_and_lands_the
     assert _scheduled_clusters(karmada, job) == [M1]
     # The operator creates the pods before the member's scheduler binds them: wait for both.
     pods = wait_for(
-        lambda: len(p := _pods(karmada, M1, job)) == 2
-        and all(pod["spec"].get("nodeName") for pod in p)
-        and p,
+        lambda: (
+            len(p := _pods(karmada, M1, job)) == 2
+            and all(pod["spec"].get("nodeName") for pod in p)
+            and p
+        ),
         timeout=60,
         message="2 GPU pods in member-cluster-1, each bound to a node",
     )

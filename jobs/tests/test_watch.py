@@ -8,9 +8,10 @@ from __future__ import annotations
 import pytest
 
 from clusters.client import KarmadaClient, ref_for
-from jobs import services, watch
+from jobs import services, tasks, watch
 from jobs.models import JobStatus, TrainingJob
 from jobs.tests.test_services import body
+from mlplatform import metrics
 from testbed.api import RUN_DURATION_ANNOTATION
 from testbed.polling import wait_for
 
@@ -130,6 +131,29 @@ def test_later_passes_watch_and_look_only_at_what_changed(alice, live, calls):
         assert TrainingJob.objects.get(id=first.id).status == JobStatus.RUNNING
     finally:
         _cleanup(live, [first, second])
+
+
+def _histogram(name: str) -> tuple[int, float]:
+    """(observations, their sum) of a histogram as /metrics reads it from Redis."""
+    raw = metrics._redis().hgetall(f"{metrics.PREFIX}:h:{name}")
+    fields = {k.decode(): float(v) for k, v in raw.items()}
+    return int(sum(v for k, v in fields.items() if k != "sum")), fields.get("sum", 0.0)
+
+
+def test_a_pass_reports_the_part_of_it_spent_on_its_watches(alice, live):
+    job = _running_long(alice, "watch-timed")
+    try:
+        wait_for(lambda: _all_running([job]), timeout=90, message="the job Running")
+        passes, pass_seconds = _histogram("status_sync_seconds")
+        watches, watch_seconds = _histogram("status_sync_watch_seconds")
+        tasks.job_status_sync_task.apply()
+        passes_after, pass_seconds_after = _histogram("status_sync_seconds")
+        watches_after, watch_seconds_after = _histogram("status_sync_watch_seconds")
+        assert passes_after > passes and watches_after > watches
+        # The watches are a part of the pass, never more than all of it.
+        assert 0 < watch_seconds_after - watch_seconds <= pass_seconds_after - pass_seconds
+    finally:
+        _cleanup(live, [job])
 
 
 def test_a_version_too_old_to_resume_from_lists_again(alice, live, calls):
