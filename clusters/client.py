@@ -18,9 +18,7 @@ import builtins
 import json
 import logging
 import os
-import queue
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -84,113 +82,14 @@ class Collection:
         return f"{self.plural}.{self.group}{where}"
 
 
-def _socket_of(response: Any) -> Any:
+def _set_read_timeout(response: Any, seconds: float) -> None:
+    """Shorten the read timeout of a streaming response once its headers are in: from now
+    on a wait that long for the next bytes means the stream is quiet."""
     sock = getattr(getattr(response, "_fp", None), "fp", None)
     raw = getattr(sock, "raw", None) or sock
-    return getattr(raw, "_sock", None)
-
-
-_END = object()
-
-
-class Watch:
-    """One open watch on a collection. A thread of its own reads the stream as the server
-    sends it and queues the events; ``take`` hands over what has come, until the stream is
-    quiet. A watch kept open from one sync pass to the next costs no new request: on a
-    busy API server, setting a watch up is most of what reading it costs.
-
-    The stream ends when the server ends it (``keep``), when it sends nothing for the
-    read timeout (a hung server, or simply a quiet collection), when too many events wait
-    unread, or on ``close``. ``take`` then returns what was read before; ``ended`` says so.
-    """
-
-    # Events waiting unread beyond this: nobody is taking them (this process runs no
-    # passes for now), so the watch stops instead of holding them.
-    MAX_WAITING = 20_000
-
-    def __init__(self, collection: Collection, response: Any, action: str, version: str):
-        self.collection = collection
-        self.action = action
-        self.started_from = version
-        self._response = response
-        self._events: queue.Queue[Any] = queue.Queue()
-        self._closing = threading.Event()
-        self.ended = False
-        thread = threading.Thread(target=self._read, name=action, daemon=True)
-        thread.start()
-
-    def _read(self) -> None:
-        buffer = b""
-        try:
-            while not self._closing.is_set():
-                chunk = self._response.read1(65536) if hasattr(self._response, "read1") else b""
-                if not chunk:
-                    break
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for raw in lines:
-                    if raw.strip():
-                        self._events.put(raw)
-                if self._events.qsize() > self.MAX_WAITING:
-                    break
-        except Exception:  # the server ended the stream, the read timed out, or close()
-            pass
-        finally:
-            self._events.put(_END)
-            try:
-                self._response.close()
-                self._response.release_conn()
-            except Exception:
-                pass
-
-    def take(self, *, idle: float, limit: float) -> tuple[builtins.list[tuple[str, dict]], bool]:
-        """(events, quiet): the events that have come (bookmarks included, each with its
-        object's resourceVersion), until none comes for ``idle`` seconds (``quiet``: caught
-        up for now), ``limit`` seconds pass, or the stream ends (``ended``).
-
-        Raises ResourceVersionGone for a version too old to resume from (410) and
-        ClusterError for any other error the server sends in the stream.
-        """
-        events: builtins.list[tuple[str, dict]] = []
-        deadline = time.monotonic() + limit
-        while not self.ended:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return events, False
-            try:
-                raw = self._events.get(timeout=min(idle, left))
-            except queue.Empty:
-                return events, left > idle
-            if raw is _END:
-                self.ended = True
-                break
-            event = json.loads(raw)
-            kind, obj = event.get("type", ""), event.get("object") or {}
-            if kind == "ERROR":
-                self.close()
-                if obj.get("code") == 410:
-                    raise ResourceVersionGone(
-                        f"{self.action}: version {self.started_from} is too old "
-                        f"({obj.get('message', 'gone')})"
-                    )
-                raise ClusterError(
-                    f"{self.action}: {obj.get('message', 'watch error')}",
-                    permanent=False,
-                    status=obj.get("code"),
-                )
-            events.append((kind, obj))
-        return events, False
-
-    def close(self) -> None:
-        """Stop reading; the connection is closed (a blocked read wakes up)."""
-        self._closing.set()
-        self.ended = True
-        sock = _socket_of(self._response)
-        try:
-            if sock is not None:
-                sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    target = getattr(raw, "_sock", None)
+    if target is not None:
+        target.settimeout(seconds)
 
 
 @dataclass(frozen=True)
@@ -493,37 +392,81 @@ class KarmadaClient:
             _raise_for(exc, action)
         return body.get("items") or [], (body.get("metadata") or {}).get("resourceVersion", "")
 
-    def open_watch(
+    def watch_collection(
         self,
         collection: Collection,
         *,
         resource_version: str,
         label_selector: str = "",
-        keep: float,
-    ) -> Watch:
-        """Start watching ``collection`` after ``resource_version``; the server ends the
-        watch after ``keep`` seconds. Events are read as they come (``Watch.take``).
+        idle: float,
+        limit: float,
+    ) -> tuple[builtins.list[tuple[str, dict]], str]:
+        """The changes to ``collection`` after ``resource_version``: (events, the version to
+        resume from). Reads until the stream is quiet for ``idle`` seconds or ``limit``
+        seconds have passed; the API server replays what happened since the version from
+        its watch cache at once, so a quiet moment means "caught up for now".
 
-        Raises ClusterError when the server does not set the watch up; a version too old
-        to resume from (410) comes as ResourceVersionGone from the first ``take``.
+        Raises ResourceVersionGone when the version is too old to resume from (410: list
+        again), and ClusterError when the server does not answer.
         """
         action = f"watch {collection.label}"
         query = [
             ("watch", "1"),
             ("resourceVersion", resource_version),
             ("allowWatchBookmarks", "true"),
-            ("timeoutSeconds", str(max(1, int(keep)))),
+            # The server ends a watch the platform forgot to close.
+            ("timeoutSeconds", str(int(limit) + 5)),
         ]
         if label_selector:
             query.append(("labelSelector", label_selector))
         metrics.count("karmada_requests", _call_kind(action))
+        connect = self.timeout[0]
         try:
             # Headers come as soon as the watch is set up: a server that sends none within
             # the read timeout is in trouble like any other that does not answer.
-            response = self._raw_get(collection.path, query, self.timeout)
+            response = self._raw_get(collection.path, query, (connect, self.timeout[1]))
         except Exception as exc:
             _raise_for(exc, action)
-        return Watch(collection, response, action, resource_version)
+        events: builtins.list[tuple[str, dict]] = []
+        version = resource_version
+        deadline = time.monotonic() + limit
+        buffer = b""
+        try:
+            _set_read_timeout(response, idle)
+            while time.monotonic() < deadline:
+                try:
+                    chunk = response.read1(65536) if hasattr(response, "read1") else b""
+                except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+                    break  # quiet: caught up
+                except (urllib3.exceptions.ProtocolError, OSError):
+                    break  # the server ended the stream: resume from what was read
+                if not chunk:
+                    break
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for raw in lines:
+                    if not raw.strip():
+                        continue
+                    event = json.loads(raw)
+                    kind, obj = event.get("type", ""), event.get("object") or {}
+                    if kind == "ERROR":
+                        if obj.get("code") == 410:
+                            raise ResourceVersionGone(
+                                f"{action}: version {resource_version} is too old "
+                                f"({obj.get('message', 'gone')})"
+                            )
+                        raise ClusterError(
+                            f"{action}: {obj.get('message', 'watch error')}",
+                            permanent=False,
+                            status=obj.get("code"),
+                        )
+                    version = (obj.get("metadata") or {}).get("resourceVersion") or version
+                    if kind != "BOOKMARK":
+                        events.append((kind, obj))
+        finally:
+            response.close()
+            response.release_conn()
+        return events, version
 
     def _raw_get(self, path: str, query: builtins.list[tuple[str, str]], timeout: Any) -> Any:
         return self.api.call_api(

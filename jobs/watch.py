@@ -8,15 +8,10 @@ Karmada's status aggregation has copied it onto the template). For every stream 
 keeps the last resourceVersion and a slim copy of each object (its status and the few
 fields the status rules read), shared by every worker process: the pass may run in any.
 
-A pass reads every stream's watch from its version for a short window, in parallel, and
-applies the events. A process keeps its watches open from one pass to the next (the
-events wait in the connection), so a pass usually sends no request at all: on a busy API
-server, setting a watch up costs a pass more than everything else it does. A kept watch
-is used only from the very version Redis holds: when another process's pass has read
-further, this one skips its own copies of those events up to that version, or opens a new
-watch from it. A stream is listed again when it has no version, when its version is too
-old (410 Gone), and every ``JOB_SYNC_RESYNC_SECONDS`` in any case, so a missed event
-costs at most that long.
+A pass watches every stream from its version for a short window, in parallel, and
+applies the events. A stream is listed again when it has no version, when its version
+is too old (410 Gone), and every ``JOB_SYNC_RESYNC_SECONDS`` in any case, so a missed
+event costs at most that long.
 """
 
 from __future__ import annotations
@@ -24,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,15 +33,12 @@ from clusters.client import (
     Collection,
     KarmadaClient,
     ResourceVersionGone,
-    Watch,
 )
 
 log = logging.getLogger(__name__)
 
 JOB_ID_LABEL = "mlplatform.io/job-id"
 BINDINGS = Collection("work.karmada.io", "v1alpha2", "resourcebindings")
-# How long the server keeps a watch open; the next pass after it ends opens another.
-KEEP_SECONDS = 240
 
 
 def job_key(namespace: str, kind: str, name: str) -> str:
@@ -210,51 +201,26 @@ class Observations:
         self, stream: Stream, *, deadline: float
     ) -> tuple[set[str], bool, int] | ClusterError:
         meta_key, _ = self._keys(stream)
-        kept: _Kept | None = None
         try:
             meta = {k.decode(): v.decode() for k, v in self.conn.hgetall(meta_key).items()}
             version = meta.get("rv", "")
             listed_at = float(meta.get("listed_at") or 0)
             if not version or time.time() - listed_at >= settings.JOB_SYNC_RESYNC_SECONDS:
-                _drop_kept(self.prefix, stream.name)
                 return self._relist(stream), True, 0
             window = max(0.05, min(settings.JOB_SYNC_WATCH_LIMIT, deadline - time.monotonic()))
-            idle = settings.JOB_SYNC_WATCH_IDLE
             try:
-                kept = _pop_kept(self.prefix, stream.name)
-                taken = kept.take_from(version, idle=idle, limit=window) if kept else None
-                if taken is None:
-                    if kept is not None:
-                        kept.watch.close()
-                    kept = fresh = _Kept(self._open(stream, version), version)
-                    taken = fresh.take_from(version, idle=idle, limit=window) or []
+                events, new_version = self.client.watch_collection(
+                    stream.collection,
+                    resource_version=version,
+                    label_selector=stream.label_selector,
+                    idle=settings.JOB_SYNC_WATCH_IDLE,
+                    limit=window,
+                )
             except ResourceVersionGone:
-                if kept is not None:
-                    kept.watch.close()
                 return self._relist(stream), True, 0
-            assert kept is not None  # a watch gave ``taken``
-            current = kept
-            events = [(kind, obj) for kind, obj in taken if kind != "BOOKMARK"]
-            changed = self._apply(stream, events, current.position)
-            if not current.watch.ended:
-                _put_kept(self.prefix, stream.name, current)
-            return changed, False, len(events)
+            return self._apply(stream, events, new_version), False, len(events)
         except ClusterError as exc:
-            if kept is not None:
-                kept.watch.close()
             return exc
-        except BaseException:
-            if kept is not None:
-                kept.watch.close()
-            raise
-
-    def _open(self, stream: Stream, version: str) -> Watch:
-        return self.client.open_watch(
-            stream.collection,
-            resource_version=version,
-            label_selector=stream.label_selector,
-            keep=KEEP_SECONDS,
-        )
 
     def _relist(self, stream: Stream) -> set[str]:
         items, version = self.client.list_collection(
@@ -295,70 +261,6 @@ class Observations:
         """Drop every stream's copy (the next pass lists everything again)."""
         for key in self.conn.scan_iter(f"{self.prefix}:*"):
             self.conn.delete(key)
-        for prefix, name in list(_kept):
-            if prefix == self.prefix:
-                _drop_kept(prefix, name)
-
-
-def _version_of(obj: dict[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
-
-
-@dataclass
-class _Kept:
-    """A watch this process keeps open, and the version of the last event taken from it."""
-
-    watch: Watch
-    position: str
-
-    def take_from(
-        self, version: str, *, idle: float, limit: float
-    ) -> list[tuple[str, dict]] | None:
-        """The events after ``version`` (the one Redis holds), until the stream is quiet
-        or ``limit`` seconds pass; None when this watch cannot give them: it is behind
-        ``version`` and the event at that version is not among what it holds."""
-        deadline = time.monotonic() + limit
-        behind = self.position != version
-        events: list[tuple[str, dict]] = []
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None if behind else events
-            batch, quiet = self.watch.take(idle=idle, limit=left)
-            for kind, obj in batch:
-                self.position = _version_of(obj) or self.position
-                if behind:
-                    # Another process's pass read up to ``version``: what this watch holds
-                    # until that event is applied already.
-                    behind = self.position != version
-                else:
-                    events.append((kind, obj))
-            if quiet or self.watch.ended:
-                return None if behind else events
-
-
-# The watches this process keeps open: (control plane, stream name) -> watch.
-_kept: dict[tuple[str, str], _Kept] = {}
-_kept_lock = threading.Lock()
-
-
-def _pop_kept(prefix: str, name: str) -> _Kept | None:
-    with _kept_lock:
-        return _kept.pop((prefix, name), None)
-
-
-def _put_kept(prefix: str, name: str, kept: _Kept) -> None:
-    with _kept_lock:
-        old = _kept.pop((prefix, name), None)
-        _kept[(prefix, name)] = kept
-    if old is not None and old is not kept:
-        old.watch.close()
-
-
-def _drop_kept(prefix: str, name: str) -> None:
-    kept = _pop_kept(prefix, name)
-    if kept is not None:
-        kept.watch.close()
 
 
 _redis_conn: Any = None

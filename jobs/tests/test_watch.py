@@ -27,18 +27,15 @@ def live(karmada, db):
 
 
 class Calls:
-    """Every list the sync sends, every watch it opens and every one it reads (opened in
-    this pass or kept open from an earlier one), and every job it looks at."""
+    """Every list and watch the sync sends, and every job it looks at."""
 
     def __init__(self) -> None:
         self.list: list = []
-        self.opened: list = []
         self.watch: list = []
         self.looked_at: list = []
 
     def reset(self) -> None:
         self.list.clear()
-        self.opened.clear()
         self.watch.clear()
         self.looked_at.clear()
 
@@ -47,29 +44,23 @@ class Calls:
 def calls(monkeypatch) -> Calls:
     """Records the sync's requests and the jobs it looks at; the real calls still run."""
     seen = Calls()
-    real_list, real_open = KarmadaClient.list_collection, KarmadaClient.open_watch
-    real_take = watch._Kept.take_from
+    real_list, real_watch = KarmadaClient.list_collection, KarmadaClient.watch_collection
     real_apply = services._apply_observed
 
     def list_collection(self, collection, **kw):
         seen.list.append(collection)
         return real_list(self, collection, **kw)
 
-    def open_watch(self, collection, **kw):
-        seen.opened.append(collection)
-        return real_open(self, collection, **kw)
-
-    def take_from(self, version, **kw):
-        seen.watch.append(self.watch.collection)
-        return real_take(self, version, **kw)
+    def watch_collection(self, collection, **kw):
+        seen.watch.append(collection)
+        return real_watch(self, collection, **kw)
 
     def apply(job, observed):
         seen.looked_at.append(job.id)
         return real_apply(job, observed)
 
     monkeypatch.setattr(KarmadaClient, "list_collection", list_collection)
-    monkeypatch.setattr(KarmadaClient, "open_watch", open_watch)
-    monkeypatch.setattr(watch._Kept, "take_from", take_from)
+    monkeypatch.setattr(KarmadaClient, "watch_collection", watch_collection)
     monkeypatch.setattr(services, "_apply_observed", apply)
     return seen
 
@@ -98,20 +89,6 @@ def _cleanup(karmada, jobs: list[TrainingJob]) -> None:
             karmada.delete(ref_for(obj))
 
 
-def _touch(live, job: TrainingJob, value: str) -> str:
-    """Annotate the job's template on Karmada; returns the template's new version."""
-    ref = ref_for(job.manifests[0])
-    touched = live.custom.patch_namespaced_custom_object(
-        ref.group,
-        ref.version,
-        ref.namespace,
-        ref.plural,
-        ref.name,
-        {"metadata": {"annotations": {"test.mlplatform.io/touched": value}}},
-    )
-    return touched["metadata"]["resourceVersion"]
-
-
 def test_later_passes_watch_and_look_only_at_what_changed(alice, live, calls):
     first, second = _running_long(alice, "watch-a"), _running_long(alice, "watch-b")
     try:
@@ -134,7 +111,15 @@ def test_later_passes_watch_and_look_only_at_what_changed(alice, live, calls):
         } <= watched
 
         # A change to one job's template on Karmada: the next pass looks at that job only.
-        _touch(live, first, "yes")
+        ref = ref_for(first.manifests[0])
+        live.custom.patch_namespaced_custom_object(
+            ref.group,
+            ref.version,
+            ref.namespace,
+            ref.plural,
+            ref.name,
+            {"metadata": {"annotations": {"test.mlplatform.io/touched": "yes"}}},
+        )
 
         def first_looked_at() -> bool:
             calls.reset()
@@ -146,76 +131,6 @@ def test_later_passes_watch_and_look_only_at_what_changed(alice, live, calls):
         assert TrainingJob.objects.get(id=first.id).status == JobStatus.RUNNING
     finally:
         _cleanup(live, [first, second])
-
-
-def test_later_passes_read_the_watches_kept_open_without_a_request(alice, live, calls):
-    job = _running_long(alice, "watch-kept")
-    try:
-        wait_for(lambda: _all_running([job]), timeout=90, message="the job Running")
-
-        def pass_without_requests() -> bool:
-            calls.reset()
-            services.job_status_sync()
-            return bool(calls.watch) and not calls.opened and not calls.list
-
-        # A pass continues the watches the one before left open (another process's pass
-        # in between makes it open one again, so wait for a pass of its own).
-        wait_for(pass_without_requests, timeout=60, message="a pass that opens no watch")
-        # What happens in the meantime still arrives through them: a change to the template.
-        _touch(live, job, "kept")
-
-        def job_looked_at() -> bool:
-            calls.reset()
-            services.job_status_sync()
-            return job.id in calls.looked_at
-
-        wait_for(job_looked_at, timeout=30, message="the changed job looked at")
-    finally:
-        _cleanup(live, [job])
-
-
-def test_a_kept_watch_behind_another_passes_version_skips_what_that_pass_read(
-    alice, live, settings
-):
-    # Two worker processes take turns, each with a watch of its own; Redis holds the
-    # version the last pass reached. A watch behind it skips its copies of those events.
-    settings.JOB_SYNC_RESYNC_SECONDS = 3600  # no relist in the middle of the test
-    job = _running_long(alice, "watch-behind")
-    behind = None
-    try:
-        wait_for(lambda: _all_running([job]), timeout=90, message="the job Running")
-        cache = watch.observations(live)
-        stream = watch.workload_stream("kubeflow.org", "v1", "xgboostjobs", "XGBoostJob")
-        meta_key, _ = cache._keys(stream)
-
-        def redis_version() -> str:
-            return cache.conn.hget(meta_key, "rv").decode()
-
-        start = redis_version()
-        behind = watch._Kept(cache._open(stream, start), start)
-        # "The other process": passes that read a change into Redis past this watch.
-        seen = int(_touch(live, job, "one"))
-
-        def read_past_it() -> bool:
-            services.job_status_sync()
-            return int(redis_version()) >= seen
-
-        wait_for(read_past_it, timeout=30, message="a pass that read the change")
-        now = redis_version()
-        later = _touch(live, job, "two")
-        taken = behind.take_from(now, idle=1.0, limit=20)
-        assert taken is not None, "the event at Redis' version is in the kept watch"
-        versions = [int(obj["metadata"]["resourceVersion"]) for _, obj in taken]
-        # Only what came after the other pass's version: the second change, not the first.
-        assert int(later) in versions, versions
-        assert all(v > int(now) for v in versions), (now, versions)
-        assert behind.position == str(max(versions)) or behind.position == later
-        # A version this watch never saw: it cannot continue from there.
-        assert behind.take_from("1", idle=0.2, limit=2) is None
-    finally:
-        if behind is not None:
-            behind.watch.close()
-        _cleanup(live, [job])
 
 
 def _histogram(name: str) -> tuple[int, float]:
