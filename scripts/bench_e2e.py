@@ -513,19 +513,15 @@ def run(stack: Stack, n: int, clients: int) -> None:
         "Karmada apiserver LIST/WATCH per second (all clients)",
         ", ".join(f"{c / total:.2f} {v} {r}" for (v, r), c in busiest) or "none",
     )
-    sync_before, sync_after = counters_before["sync"], counters_after["sync"]
-    line(
-        "sync pass",
-        f"p50 {histogram_quantile(sync_before, sync_after, 0.5) * 1000:.0f} ms, "
-        f"p95 {histogram_quantile(sync_before, sync_after, 0.95) * 1000:.0f} ms",
-        "< 250 ms",
-    )
-    watch_before, watch_after = counters_before["watch"], counters_after["watch"]
-    line(
-        "  of which bringing the watched streams up to date",
-        f"p50 {histogram_quantile(watch_before, watch_after, 0.5) * 1000:.0f} ms, "
-        f"p95 {histogram_quantile(watch_before, watch_after, 0.95) * 1000:.0f} ms",
-    )
+
+    def p50_p95(histogram: str) -> str:
+        before, after = counters_before[histogram], counters_after[histogram]
+        return ", ".join(
+            f"p{q} {histogram_quantile(before, after, q / 100) * 1000:.0f} ms" for q in (50, 95)
+        )
+
+    line("sync pass", p50_p95("sync"), "< 250 ms")
+    line("  of which bringing the watched streams up to date", p50_p95("watch"))
     overlaps = counters_after["overlaps"] - counters_before["overlaps"]
     line("ticks that found a pass still running", f"{overlaps} of {passes + overlaps}")
     queries = counters_after["queries"] - counters_before["queries"]
