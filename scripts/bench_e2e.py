@@ -250,10 +250,11 @@ class Stack:
             message="both member clusters Ready in GET /api/v1/clusters",
         )
 
-    def seed(self, n: int) -> None:
-        """``n`` finished jobs in the table, written in bulk (what months of use leave)."""
+    def seed(self, n: int) -> str:
+        """``n`` finished jobs in the table, written in bulk (what months of use leave);
+        returns what the seed says of the table."""
         if n <= 0:
-            return
+            return "no jobs seeded"
         code = f"""
 from django.utils import timezone
 from jobs.models import TrainingJob, JobStatus
@@ -286,9 +287,9 @@ with connection.cursor() as cursor:
         if visible >= 0.95 * pages or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-print(TrainingJob.objects.count(), "jobs;", visible, "of", pages, "pages all-visible")
+print(TrainingJob.objects.count(), "jobs seeded,", visible, "of", pages, "pages all-visible")
 """
-        self.platform.manage("shell", "-c", code, timeout=600)
+        return self.platform.manage("shell", "-c", code, timeout=600).strip().splitlines()[-1]
 
     def stop(self) -> None:
         self.db.close()
@@ -757,8 +758,7 @@ def main() -> int:
     stack = None
     try:
         stack = Stack(testbed, root)
-        stack.seed(seed)
-        print(f"{seed} finished jobs seeded")
+        print(stack.seed(seed))
         api_alone(stack, clients)
         for n in counts:
             run(stack, n, clients)
