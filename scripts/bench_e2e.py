@@ -274,19 +274,21 @@ TrainingJob.objects.bulk_create(rows, batch_size=1000)
 # page) and no visibility map (a page's COUNT would read every row instead of the index).
 # The suite's PostgreSQL commits asynchronously, so a VACUUM right after the load finds
 # commits not yet flushed and cannot mark their pages all-visible: vacuum until it has.
-import time
 from django.db import connection
-deadline = time.monotonic() + 60
-with connection.cursor() as cursor:
-    while True:
+from testbed.polling import wait_for
+
+def vacuumed():
+    with connection.cursor() as cursor:
         cursor.execute("VACUUM (ANALYZE) jobs_trainingjob")
         cursor.execute(
             "SELECT relallvisible, relpages FROM pg_class WHERE relname = 'jobs_trainingjob'"
         )
         visible, pages = cursor.fetchone()
-        if visible >= 0.95 * pages or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    return (visible, pages) if visible >= 0.95 * pages else None
+
+visible, pages = wait_for(
+    vacuumed, timeout=60, interval=0.5, message="the seeded jobs' pages all-visible"
+)
 print(TrainingJob.objects.count(), "jobs seeded,", visible, "of", pages, "pages all-visible")
 """
         return self.platform.manage("shell", "-c", code, timeout=600).strip().splitlines()[-1]
